@@ -1,0 +1,1 @@
+"""Records, segmentation, crime forms, loaders, engines and the search core of casedigest."""

@@ -1,0 +1,1 @@
+"""Search engines behind one protocol (`base.Engine`): embedded (default) and Elasticsearch."""

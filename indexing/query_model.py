@@ -1,0 +1,130 @@
+"""Engine-neutral query tree, filters and the request/result types of the engine protocol.
+
+The search core builds these from a user's request; each engine compiles them into its own
+query language (tantivy queries, Elasticsearch DSL). Nothing here knows about an engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal, Union
+
+# Field groups a query term can be scoped to. `None` scope means every text field.
+TEXT_SCOPES = ("title", "summary", "full_text", "charges", "court", "keywords", "legal_basis", "case_number")
+
+
+@dataclass(frozen=True)
+class Term:
+    """One jieba word the document must contain (as a word, or as characters in a row)."""
+
+    word: str
+    scope: str | None = None
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """Characters that must appear contiguously (an exact phrase)."""
+
+    chars: tuple[str, ...]
+    scope: str | None = None
+
+
+@dataclass(frozen=True)
+class And:
+    clauses: tuple["Node", ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    clauses: tuple["Node", ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    clause: "Node"
+
+
+@dataclass(frozen=True)
+class MatchAll:
+    pass
+
+
+Node = Union[Term, Phrase, And, Or, Not, MatchAll]
+
+
+def positive_terms(node: Node) -> list[Term | Phrase]:
+    """Terms and phrases that count towards a match (not under a NOT), in query order."""
+    if isinstance(node, (Term, Phrase)):
+        return [node]
+    if isinstance(node, (And, Or)):
+        return [t for clause in node.clauses for t in positive_terms(clause)]
+    return []
+
+
+FilterName = Literal["crime_form", "doc_type", "country", "court", "charge", "year"]
+FACET_NAMES: tuple[FilterName, ...] = ("crime_form", "doc_type", "country", "court", "charge", "year")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Exact-value filters: OR within a field, AND across fields."""
+
+    crime_form: tuple[str, ...] = ()
+    doc_type: tuple[str, ...] = ()
+    country: tuple[str, ...] = ()
+    court: tuple[str, ...] = ()
+    charge: tuple[str, ...] = ()
+    year_from: int | None = None
+    year_to: int | None = None
+    # Count whole records only (a resolution once, not once per paragraph).
+    records_only: bool = False
+
+    def active(self) -> list[FilterName]:
+        names: list[FilterName] = [
+            n for n in ("crime_form", "doc_type", "country", "court", "charge") if getattr(self, n)
+        ]
+        if self.year_from is not None or self.year_to is not None:
+            names.append("year")
+        return names
+
+    def without(self, name: FilterName) -> "Filters":
+        if name == "year":
+            return replace(self, year_from=None, year_to=None)
+        return replace(self, **{name: ()})
+
+
+@dataclass(frozen=True)
+class FacetRequest:
+    name: FilterName
+    size: int
+
+
+@dataclass(frozen=True)
+class EngineQuery:
+    """What the core asks an engine: match, filter, rank, page and count."""
+
+    match: Node
+    filters: Filters = Filters()
+    # Extra scoring-only clauses (e.g. a phrase boost): they never change what matches.
+    boosts: tuple[tuple[Node, float], ...] = ()
+    exclude_records: tuple[str, ...] = ()
+    sort: Literal["relevance", "date"] = "relevance"
+    offset: int = 0
+    size: int = 10
+    after: str | None = None  # an engine's own deep-paging position from a previous page
+    facets: tuple[FacetRequest, ...] = ()
+
+
+@dataclass(frozen=True)
+class EngineHit:
+    unit_id: str  # a record id, or `record_id#anchor` for a resolution paragraph
+    record_id: str
+    score: float
+
+
+@dataclass
+class EngineResult:
+    total: int
+    hits: list[EngineHit]
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    next_after: str | None = None

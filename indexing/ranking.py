@@ -1,0 +1,29 @@
+"""Ranking weights shared by both engines, so they rank alike.
+
+Word matches carry the score; character matches only rescue recall (a word segmented
+differently in the document) at a weight low enough that they never outrank a word match.
+"""
+
+from __future__ import annotations
+
+# Weight of a query word found as a word in each field.
+WORD_WEIGHTS: dict[str, float] = {
+    "title": 3.0,
+    "summary": 1.0,
+    "full_text": 0.5,
+    "charges": 2.0,
+    "keywords": 1.5,
+    "legal_basis": 1.0,
+    "court": 0.5,
+    "case_number": 1.0,
+}
+
+# Weight of a query word found only as consecutive characters (sub-word fallback).
+CHAR_FALLBACK_WEIGHT = 0.2
+
+# A word that is in more than this share of documents gains nothing from the fallback, and
+# a phrase query over very common characters is the slowest thing an engine can be asked.
+CHAR_FALLBACK_MAX_DF = 0.2
+
+# Extra score when a run of words typed together also appears together.
+PHRASE_BOOST = {"title": 2.0, "summary": 1.0}

@@ -1,0 +1,395 @@
+"""The search core: one `SearchService.search(request) -> SearchResult` for every front door.
+
+The JSON API, the CLI, the web page and export all call this; they differ only in how they
+render the result. The core validates the request, parses the query, asks the engine, and
+dresses the hits (records, highlights, resolution paragraphs, facet labels).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import math
+import time
+from collections import Counter
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from indexing import countries
+from indexing.crime_forms import TAXONOMY
+from indexing.documents import split_unit_id
+from indexing.engines.base import Engine, Record
+from indexing.errors import BadRequest, InvalidCursor, NotFound
+from indexing.folding import fold
+from indexing.highlight import mark, match_spans, snippets
+from indexing.query_model import (
+    FACET_NAMES,
+    EngineHit,
+    EngineQuery,
+    FacetRequest,
+    Filters,
+    MatchAll,
+    Or,
+    Phrase,
+    Term,
+    positive_terms,
+)
+from indexing.query_parser import parse_query
+from indexing.ranking import PHRASE_BOOST
+from indexing.records import CaseDigest, Resolution
+from indexing.segmenter import Segmenter
+
+MAX_PAGE_SIZE = 100
+MAX_PAGE_DEPTH = 10_000  # beyond this, page with the cursor
+
+
+class SearchRequest(BaseModel):
+    """A search as a user asks it; every field is optional."""
+
+    q: str = ""
+    crime_form: list[str] = Field(default_factory=list)
+    doc_type: list[str] = Field(default_factory=list)
+    country: list[str] = Field(default_factory=list)
+    court: list[str] = Field(default_factory=list)
+    charge: list[str] = Field(default_factory=list)
+    year_from: int | None = None
+    year_to: int | None = None
+    sort: Literal["relevance", "date"] | None = None
+    page: int = 1
+    size: int = 10
+    cursor: str | None = None
+    facet_size: int = 10
+
+
+class CrimeFormBadge(BaseModel):
+    code: str
+    label: str
+    source: Literal["curated", "inferred"]
+
+
+class ParagraphRef(BaseModel):
+    kind: Literal["preambular", "operative"]
+    number: int
+    anchor: str
+    label: str
+
+
+class ResolutionRef(BaseModel):
+    id: str
+    number: str
+    body: str
+    paragraph: ParagraphRef | None
+    url: str
+
+
+class Hit(BaseModel):
+    id: str
+    doc_type: str
+    title: str
+    title_html: str
+    court: str | None = None
+    country: str | None = None
+    country_name: str | None = None
+    date: str | None = None
+    case_number: str | None = None
+    crime_forms: list[CrimeFormBadge]
+    charges: list[str] = Field(default_factory=list)
+    highlights: list[str]
+    score: float
+    url: str
+    resolution: ResolutionRef | None = None
+
+
+class FacetBucket(BaseModel):
+    value: str
+    label: str
+    count: int
+    selected: bool = False
+
+
+class SearchResult(BaseModel):
+    query: str
+    total: int
+    page: int
+    size: int
+    sort: Literal["relevance", "date"]
+    took_ms: float
+    hits: list[Hit]
+    facets: dict[str, list[FacetBucket]]
+    next_cursor: str | None = None
+
+
+class SearchService:
+    """The one search core over one engine."""
+
+    def __init__(self, engine: Engine, segmenter: Segmenter) -> None:
+        self.engine = engine
+        self.segmenter = segmenter
+
+    # ---- searching ---------------------------------------------------------------------
+    def search(self, request: SearchRequest) -> SearchResult:
+        """Run a search: validate, parse, query the engine, then dress the hits."""
+        started = time.perf_counter()
+        filters = self.filters(request)
+        sort = request.sort or ("relevance" if request.q.strip() else "date")
+        if not 1 <= request.size <= MAX_PAGE_SIZE:
+            raise BadRequest(f"size must be between 1 and {MAX_PAGE_SIZE}", {"size": request.size})
+        if not 1 <= request.facet_size <= 100:
+            raise BadRequest("facet_size must be between 1 and 100", {"facet_size": request.facet_size})
+        if request.page < 1:
+            raise BadRequest("page must be 1 or more", {"page": request.page})
+        offset = (request.page - 1) * request.size
+        if offset + request.size > MAX_PAGE_DEPTH and not request.cursor:
+            raise BadRequest(
+                f"pages beyond result {MAX_PAGE_DEPTH} are reached with the cursor, not page numbers",
+                {"page": request.page},
+            )
+        parsed = parse_query(request.q, self.segmenter)
+        fingerprint = _fingerprint(request, sort)
+        after = _decode_cursor(request.cursor, fingerprint) if request.cursor else None
+        boosts = tuple(
+            (Phrase(p.chars, field), weight)
+            for p in parsed.phrase_boosts
+            if p.scope is None
+            for field, weight in PHRASE_BOOST.items()
+        )
+        engine_query = EngineQuery(
+            match=parsed.node,
+            filters=filters,
+            boosts=boosts,
+            sort=sort,
+            offset=offset,
+            size=request.size,
+            after=after,
+            facets=tuple(FacetRequest(name, _facet_size(name, request.facet_size)) for name in FACET_NAMES),
+        )
+        result = self.engine.search(engine_query)
+        needles = highlight_needles(parsed.node)
+        hits = self._dress(result.hits, needles)
+        return SearchResult(
+            query=request.q,
+            total=result.total,
+            page=request.page if not after else 0,
+            size=request.size,
+            sort=sort,
+            took_ms=round((time.perf_counter() - started) * 1000, 2),
+            hits=hits,
+            facets=self._facet_buckets(result.facets, filters),
+            next_cursor=_encode_cursor(result.next_after, fingerprint) if result.next_after else None,
+        )
+
+    def filters(self, request: SearchRequest) -> Filters:
+        """Validate and normalize the filters of a request (labels → codes, ISO codes)."""
+        forms = []
+        for value in request.crime_form:
+            code = TAXONOMY.resolve(value)
+            if code is None:
+                raise BadRequest(
+                    f"unknown crime form {value!r}; GET /v1/crime-forms lists them", {"crime_form": value}
+                )
+            forms.append(code)
+        for value in request.doc_type:
+            if value not in ("case", "resolution"):
+                raise BadRequest(f"doc_type must be 'case' or 'resolution', not {value!r}", {"doc_type": value})
+        codes = []
+        for value in request.country:
+            try:
+                codes.append(countries.normalize(value))
+            except ValueError as exc:
+                raise BadRequest(str(exc), {"country": value}) from None
+        if request.year_from is not None and request.year_to is not None and request.year_from > request.year_to:
+            raise BadRequest(
+                f"year_from ({request.year_from}) is after year_to ({request.year_to})",
+                {"year_from": request.year_from, "year_to": request.year_to},
+            )
+        return Filters(
+            crime_form=tuple(dict.fromkeys(forms)),
+            doc_type=tuple(dict.fromkeys(request.doc_type)),
+            country=tuple(dict.fromkeys(codes)),
+            court=tuple(dict.fromkeys(c.strip() for c in request.court if c.strip())),
+            charge=tuple(dict.fromkeys(c.strip().removesuffix("罪") for c in request.charge if c.strip())),
+            year_from=request.year_from,
+            year_to=request.year_to,
+        )
+
+    def _dress(self, engine_hits: list[EngineHit], needles: list[str]) -> list[Hit]:
+        records = self.engine.get_many([h.record_id for h in engine_hits])
+        hits = []
+        for engine_hit in engine_hits:
+            record = records.get(engine_hit.record_id)
+            if record is None:  # deleted between the index answer and the lookup
+                continue
+            hits.append(dress_hit(record, engine_hit.unit_id, engine_hit.score, needles))
+        return hits
+
+    def _facet_buckets(
+        self, raw: dict[str, list[tuple[str, int]]], filters: Filters
+    ) -> dict[str, list[FacetBucket]]:
+        out: dict[str, list[FacetBucket]] = {}
+        for name, buckets in raw.items():
+            selected = set(getattr(filters, name, ()) or ())
+            counts = dict(buckets)
+            if name == "crime_form":
+                # Every form is listed, in taxonomy order, so the chips never move around.
+                out[name] = [
+                    FacetBucket(value=f.code, label=f.zh, count=counts.get(f.code, 0), selected=f.code in selected)
+                    for f in TAXONOMY.forms
+                ]
+                continue
+            if name == "year":
+                ordered = sorted(buckets, key=lambda b: -int(b[0]))
+                out[name] = [FacetBucket(value=v, label=f"{v}年", count=c) for v, c in ordered]
+                continue
+            rows = [FacetBucket(value=v, label=_facet_label(name, v), count=c, selected=v in selected) for v, c in buckets]
+            for value in selected - counts.keys():  # a selected value stays visible at 0
+                rows.append(FacetBucket(value=value, label=_facet_label(name, value), count=0, selected=True))
+            out[name] = rows
+        return out
+
+    # ---- single records ----------------------------------------------------------------
+    def get(self, record_id: str) -> Record:
+        record = self.engine.get(record_id)
+        if record is None:
+            raise NotFound(f"no record with id {record_id!r}", {"id": record_id})
+        return record
+
+    def related(self, record_id: str, size: int = 10) -> list[Hit]:
+        """More like this: records sharing the most distinctive words of this one."""
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise BadRequest(f"size must be between 1 and {MAX_PAGE_SIZE}", {"size": size})
+        record = self.get(record_id)
+        text = record.title + "\n" + (record.summary or "")
+        if isinstance(record, Resolution):
+            text += "\n".join(p.text for p in record.paragraphs)
+        words = [w for w in self.segmenter.words(fold(text)) if len(w) > 1]
+        counts = Counter(words)
+        total, dfs = self.engine.doc_freqs(counts)
+        weights = {
+            w: tf * math.log(1 + total / (1 + dfs[w]))
+            for w, tf in counts.items()
+            if dfs.get(w, 0) >= 2  # a word only this record has cannot relate it to another
+        }
+        top = sorted(weights, key=lambda w: -weights[w])[:20]
+        if not top:
+            return []
+        query = EngineQuery(
+            match=Or(tuple(Term(w, "summary") for w in top)),
+            filters=Filters(records_only=True),
+            exclude_records=(record.id,),
+            size=size,
+        )
+        return self._dress(self.engine.search(query).hits, top)
+
+    def crime_form_counts(self) -> dict[str, int]:
+        """Number of records carrying each crime form (a sub-form counts for its parent)."""
+        query = EngineQuery(
+            match=MatchAll(),
+            filters=Filters(records_only=True),
+            size=1,
+            facets=(FacetRequest("crime_form", len(TAXONOMY.forms)),),
+        )
+        return dict(self.engine.search(query).facets.get("crime_form", []))
+
+
+def highlight_needles(node: Any) -> list[str]:
+    """Folded strings to mark in hits: the query's words and phrases."""
+    needles = []
+    for term in positive_terms(node):
+        needles.append(term.word if isinstance(term, Term) else "".join(term.chars))
+    return needles
+
+
+def dress_hit(record: Record, unit_id: str, score: float, needles: list[str]) -> Hit:
+    """A search hit for a record (and the resolution paragraph `unit_id` names, if any)."""
+    badges = [
+        CrimeFormBadge(code=t.code, label=TAXONOMY.get(t.code).zh, source=t.source)  # type: ignore[union-attr]
+        for t in record.crime_forms
+    ]
+    title_html = mark(record.title, match_spans(record.title, needles))
+    if isinstance(record, CaseDigest):
+        highlights = snippets(record.summary, needles)
+        if record.full_text and not match_spans(record.summary, needles):
+            highlights = snippets(record.full_text, needles) or highlights
+        return Hit(
+            id=record.id,
+            doc_type="case",
+            title=record.title,
+            title_html=title_html,
+            court=record.court,
+            country=record.country,
+            country_name=countries.chinese_name(record.country) if record.country else None,
+            date=record.decision_date,
+            case_number=record.case_number,
+            crime_forms=badges,
+            charges=record.charges,
+            highlights=highlights,
+            score=round(score, 4),
+            url=f"/v1/cases/{record.id}",
+        )
+    _, anchor = split_unit_id(unit_id)
+    paragraph = record.paragraph(anchor) if anchor else None
+    ref = ResolutionRef(
+        id=record.id,
+        number=record.number,
+        body=record.body,
+        paragraph=ParagraphRef(kind=paragraph.kind, number=paragraph.number, anchor=paragraph.anchor, label=paragraph.label)
+        if paragraph
+        else None,
+        url=f"/v1/resolutions/{record.id}" + (f"#{paragraph.anchor}" if paragraph else ""),
+    )
+    text = paragraph.text if paragraph else (record.summary or record.paragraphs[0].text)
+    return Hit(
+        id=record.id,
+        doc_type="resolution",
+        title=record.title,
+        title_html=title_html,
+        court=record.body,
+        date=record.adoption_date,
+        case_number=f"第{record.number}号决议",
+        crime_forms=badges,
+        highlights=snippets(text, needles),
+        score=round(score, 4),
+        url=ref.url,
+        resolution=ref,
+    )
+
+
+def _facet_size(name: str, size: int) -> int:
+    return {"crime_form": 100, "doc_type": 10, "year": 300}.get(name, size)
+
+
+def _facet_label(name: str, value: str) -> str:
+    if name == "country":
+        return countries.chinese_name(value)
+    if name == "doc_type":
+        return {"case": "案例", "resolution": "决议"}.get(value, value)
+    return value
+
+
+def _fingerprint(request: SearchRequest, sort: str) -> str:
+    key = request.model_dump(exclude={"page", "cursor", "facet_size"})
+    key["sort"] = sort
+    return hashlib.sha256(json.dumps(key, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def _encode_cursor(after: str, fingerprint: str) -> str:
+    raw = json.dumps({"a": after, "f": fingerprint}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, fingerprint: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw)
+        after, owner = data["a"], data["f"]
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        raise InvalidCursor("cursor is not one this service issued", {"cursor": cursor[:100]}) from None
+    if owner != fingerprint:
+        raise InvalidCursor(
+            "cursor belongs to a different search; repeat the query and filters it came from",
+            {"cursor": cursor[:100]},
+        )
+    return str(after)

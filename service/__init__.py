@@ -1,0 +1,1 @@
+"""The front doors of casedigest: HTTP API, web page, CLI and their settings."""

@@ -1,0 +1,53 @@
+"""The FastAPI application: lifespan resources, error handlers, CORS and the routes."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from service.errors import install_error_handlers
+from service.fixtures import load_fixtures_if_empty
+from service.routes import health, records, search
+from service.settings import Settings, get_settings
+from service.state import AppState
+
+log = logging.getLogger("casedigest")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; `settings` defaults to the environment's."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The segmenter and the engine are built here, at start-up, never on a first request.
+        state = AppState.start(settings)
+        if state.search is not None and settings.load_fixtures:
+            loaded = load_fixtures_if_empty(state.search.engine, settings.fixtures_path)
+            if loaded:
+                log.info("loaded %d demo records from %s", loaded, settings.fixtures_path)
+        app.state.casedigest = state
+        try:
+            yield
+        finally:
+            state.close()
+
+    app = FastAPI(
+        title="casedigest — 有组织犯罪案例摘要检索",
+        version="0.1.0",
+        description="全文检索有组织犯罪案例摘要与《联合国打击跨国有组织犯罪公约》缔约方会议决议段落，可按犯罪形式筛选。",
+        lifespan=lifespan,
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET"], allow_headers=["*"]
+        )
+    install_error_handlers(app)
+    app.include_router(search.router)
+    app.include_router(records.router)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,94 @@
+"""Shared test resources: one segmenter, real SQLite+tantivy engines in temporary folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from indexing.engines.embedded import EmbeddedEngine
+from indexing.enrich import with_inferred_forms
+from indexing.records import parse_record
+from indexing.search import SearchService
+from indexing.segmenter import Segmenter
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+CAIL = SHARED / "data/cases/cail2018-dev.jsonl"
+SEED = SHARED / "seeds/000_48da8b9ab51a75f5.txt"
+
+
+@pytest.fixture(scope="session")
+def segmenter() -> Segmenter:
+    return Segmenter()
+
+
+def case(id: str, title: str, summary: str, **fields: object) -> dict[str, object]:
+    return {"id": id, "title": title, "summary": summary, **fields}
+
+
+# A small corpus written for the tests, each record there to prove one behaviour.
+SAMPLE = [
+    case("t-drugs-1", "王某贩卖毒品案", "被告人王某多次向他人贩卖甲基苯丙胺（冰毒）共计50克，人民法院以贩卖毒品罪判处有期徒刑十五年。",
+         country="CN", court="广东省深圳市中级人民法院", decision_date="2019-05-10", case_number="（2019）粤03刑初100号",
+         crime_forms=["drugs"], charges=["走私、贩卖、运输、制造毒品"]),
+    case("t-drugs-2", "李某运输毒品案", "被告人李某受人雇佣，驾车运输海洛因二千克途经云南，被公安机关查获。",
+         country="CN", court="云南省高级人民法院", decision_date="2005", crime_forms=["drugs"],
+         charges=["走私、贩卖、运输、制造毒品"]),
+    case("t-organs-1", "赵某组织出卖人体器官案", "被告人赵某通过网络招募供体，组织多人出卖肾脏，获利巨大。法院认定其行为构成组织出卖人体器官罪。",
+         country="CN", court="北京市第一中级人民法院", decision_date="2014-03-01", charges=["组织出卖人体器官"]),
+    case("t-relics-1", "孙某走私文物案", "被告人孙某将盗掘所得的青铜器藏匿于集装箱内，企图走私文物出境，在海关被查获。",
+         country="CN", court="上海市第三中级人民法院", decision_date="2011-08-20", charges=["走私文物"]),
+    case("t-piracy-1", "索马里海域劫持船只案", "被告人等人乘快艇在亚丁湾劫持一艘商船，扣押船员勒索赎金。",
+         country="SO", court="肯尼亚蒙巴萨高等法院", decision_date="2010-11-02", crime_forms=["piracy"],
+         charges=["劫持船只、汽车"]),
+    case("t-env-1", "某化工公司污染环境案", "被告单位违反国家规定，将含重金属的废水排入河流，严重污染环境。",
+         country="CN", court="江苏省南京市中级人民法院", decision_date="2018-01-15", charges=["污染环境"]),
+    case("t-corrupt-1", "钱某受贿案", "被告人钱某利用职务便利，为他人谋取利益，多次非法收受他人财物共计三百万元。",
+         country="CN", court="浙江省杭州市中级人民法院", decision_date="1998-06-30", crime_forms=["corruption"],
+         charges=["受贿"]),
+    case("t-tw-1", "陳某販賣毒品案", "被告陳某於臺北市販賣第二級毒品甲基安非他命予他人，經法院判處有期徒刑。",
+         country="TW", court="臺灣臺北地方法院", decision_date="2016", crime_forms=["drugs"], language="zh-Hant"),
+    case("t-xss-1", "<script>alert('x')</script>测试案", "摘要里有<script>document.title='pwned'</script>脚本和走私文字。",
+         country="CN", court="测试法院", decision_date="2020"),
+    case("t-theft-1", "周某盗窃案", "被告人周某入户盗窃现金和器材若干，价值五千元。",
+         country="CN", court="广东省深圳市中级人民法院", decision_date="2021-02-02", charges=["盗窃"]),
+]
+
+RESOLUTION = {
+    "id": "t-res-6-1",
+    "doc_type": "resolution",
+    "body": "《联合国打击跨国有组织犯罪公约》缔约方会议",
+    "number": "6/1",
+    "adoption_date": "2012-10-19",
+    "title": "确保有效实施公约及其议定书（测试摘要）",
+    "crime_forms": ["cybercrime", "cultural_property", "organs", "piracy"],
+    "paragraphs": [
+        {"kind": "preambular", "number": 1, "text": "回顾缔约方会议以往关于实施公约的决议。"},
+        {"kind": "operative", "number": 1, "text": "促请缔约国充分实施公约及其各项议定书。"},
+        {"kind": "operative", "number": 2, "text": "关切新出现的犯罪形式，包括网络犯罪、贩运文化财产、贩运人体器官和海盗行为。"},
+    ],
+}
+
+
+def sample_records() -> list:
+    return [with_inferred_forms(parse_record(r)) for r in [*SAMPLE, RESOLUTION]]
+
+
+@pytest.fixture(scope="module")
+def sample_service(segmenter: Segmenter, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchService]:
+    """A search core over a real embedded engine holding the sample corpus (read-only use)."""
+    engine = EmbeddedEngine(tmp_path_factory.mktemp("sample") / "db.sqlite3", segmenter)
+    engine.upsert(sample_records())
+    engine.finish_writes()
+    yield SearchService(engine, segmenter)
+    engine.close()
+
+
+@pytest.fixture
+def engine(segmenter: Segmenter, tmp_path: Path) -> Iterator[EmbeddedEngine]:
+    """A fresh, empty embedded engine in its own temporary file."""
+    eng = EmbeddedEngine(tmp_path / "db.sqlite3", segmenter)
+    yield eng
+    eng.close()
