@@ -22,6 +22,19 @@ class Term:
 
 
 @dataclass(frozen=True)
+class Words:
+    """A run of characters typed without spaces that jieba cuts into several words.
+
+    It matches a document holding every one of the words, or the whole run as consecutive
+    characters (the document may have cut the same characters differently).
+    """
+
+    text: str
+    parts: tuple[str, ...]
+    scope: str | None = None
+
+
+@dataclass(frozen=True)
 class Phrase:
     """Characters that must appear contiguously (an exact phrase)."""
 
@@ -49,12 +62,12 @@ class MatchAll:
     pass
 
 
-Node = Union[Term, Phrase, And, Or, Not, MatchAll]
+Node = Union[Term, Words, Phrase, And, Or, Not, MatchAll]
 
 
-def positive_terms(node: Node) -> list[Term | Phrase]:
+def positive_terms(node: Node) -> list[Term | Words | Phrase]:
     """Terms and phrases that count towards a match (not under a NOT), in query order."""
-    if isinstance(node, (Term, Phrase)):
+    if isinstance(node, (Term, Words, Phrase)):
         return [node]
     if isinstance(node, (And, Or)):
         return [t for clause in node.clauses for t in positive_terms(clause)]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from indexing.errors import QuerySyntaxError
 from indexing.folding import fold
-from indexing.query_model import TEXT_SCOPES, And, MatchAll, Node, Not, Or, Phrase, Term
+from indexing.query_model import TEXT_SCOPES, And, MatchAll, Node, Not, Or, Phrase, Term, Words
 from indexing.segmenter import Segmenter
 
 MAX_QUERY_CHARS = 500
@@ -237,9 +237,9 @@ class _Parser:
         self.term_count += len(words)
         if len(words) == 1:
             return Term(words[0], scope)
-        # A run of characters typed without spaces: each word is required, and the run as
-        # a whole scores as a phrase.
+        # A run of characters typed without spaces: each word is required (or the run as
+        # consecutive characters), and the run as a whole scores as a phrase.
         chars = tuple(Segmenter.chars(folded))
         if len(chars) > 1:
             self.phrase_boosts.append(Phrase(chars, scope))
-        return And(tuple(Term(w, scope) for w in words))
+        return Words("".join(chars), tuple(words), scope)

@@ -35,6 +35,7 @@ from indexing.query_model import (
     Or,
     Phrase,
     Term,
+    Words,
     positive_terms,
 )
 from indexing.query_parser import parse_query
@@ -298,7 +299,12 @@ def highlight_needles(node: Any) -> list[str]:
     """Folded strings to mark in hits: the query's words and phrases."""
     needles = []
     for term in positive_terms(node):
-        needles.append(term.word if isinstance(term, Term) else "".join(term.chars))
+        if isinstance(term, Term):
+            needles.append(term.word)
+        elif isinstance(term, Words):
+            needles.extend(term.parts)
+        else:
+            needles.append("".join(term.chars))
     return needles
 
 

@@ -432,12 +432,34 @@ launch_node() {  # port
   LAUNCHERS[$port]=$!
 }
 
-kill_tree() {  # pid: TERM a process we started and its descendants
+descendants() {  # pid -> pids of all its descendants
   local child
   for child in $(ps -o pid= --ppid "$1" 2>/dev/null || true); do
-    kill_tree "$child"
+    printf '%s\n' "$child"
+    descendants "$child"
   done
-  kill -TERM "$1" 2>/dev/null || true
+}
+
+# Stop launchers still running (and the processes they spawned): TERM, wait up
+# to 15 s, then KILL.
+kill_launchers() {
+  local port pid i
+  local -a victims=() left
+  for port in "${!LAUNCHERS[@]}"; do
+    victims+=("${LAUNCHERS[$port]}")
+    mapfile -t -O "${#victims[@]}" victims < <(descendants "${LAUNCHERS[$port]}")
+  done
+  [ "${#victims[@]}" -gt 0 ] || return 0
+  for pid in "${victims[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for (( i = 0; i < 75; i++ )); do
+    left=()
+    for pid in "${victims[@]}"; do pid_running "$pid" && left+=("$pid"); done
+    [ "${#left[@]}" -eq 0 ] && break
+    sleep 0.2
+  done
+  for pid in "${left[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  for port in "${!LAUNCHERS[@]}"; do wait "${LAUNCHERS[$port]}" 2>/dev/null || true; done
+  LAUNCHERS=()
 }
 
 # Print logs, stop what this command started (cleanup=1), and exit.
@@ -446,9 +468,8 @@ startup_failed() {  # cleanup message "ports-to-show-logs-of" all-ports...
   for port in $show; do print_log_tail "$port"; done
   if [ "$cleanup" = "1" ]; then
     log "stopping the node(s) started by this command"
-    for port in "${!LAUNCHERS[@]}"; do kill_tree "${LAUNCHERS[$port]}"; done
+    kill_launchers
     (stop_ports 15 "$@") || true
-    for port in "${!LAUNCHERS[@]}"; do wait "${LAUNCHERS[$port]}" 2>/dev/null || true; done
   fi
   die "$msg"
 }

@@ -41,6 +41,7 @@ from indexing.query_model import (
     Or,
     Phrase,
     Term,
+    Words,
 )
 from indexing.records import record_from_json, record_to_json
 from indexing.segmenter import Segmenter
@@ -410,6 +411,8 @@ class _Compiler:
             return self._term(node)
         if isinstance(node, Phrase):
             return self._phrase(node)
+        if isinstance(node, Words):
+            return self._words(node)
         if isinstance(node, And):
             occurs = [(_Occur.MustNot if isinstance(c, Not) else _Occur.Must, self.node(_unwrap(c))) for c in node.clauses]
             if all(o == _Occur.MustNot for o, _ in occurs):
@@ -421,26 +424,42 @@ class _Compiler:
             return Q.boolean_query([(_Occur.Must, Q.all_query()), (_Occur.MustNot, self.node(node.clause))])
         raise TypeError(f"unknown query node {node!r}")
 
-    def _term(self, term: Term) -> tantivy.Query:
+    def _term(self, term: Term, fallback: bool = True) -> tantivy.Query:
         Q = tantivy.Query
         fields = [term.scope] if term.scope else list(WORD_FIELDS)
         clauses = [
             (_Occur.Should, Q.boost_query(Q.term_query(self.schema, f"{f}_w", term.word), ranking.WORD_WEIGHTS[f]))
             for f in fields
         ]
-        chars = [c for c in term.word]
+        chars = Segmenter.chars(term.word)
         char_fields = [f for f in fields if f in CHAR_FIELDS]
-        if len(chars) > 1 and char_fields and self._fallback_worthwhile(term.word):
+        if fallback and len(chars) > 1 and char_fields and not term.word.isascii() and self._fallback_worthwhile(term.word):
             for f in char_fields:
-                phrase = Q.phrase_query(self.schema, f"{f}_c", chars)
-                clauses.append((_Occur.Should, Q.boost_query(phrase, ranking.CHAR_FALLBACK_WEIGHT)))
+                clauses.append((_Occur.Should, Q.boost_query(self._char_run(f, chars), ranking.CHAR_FALLBACK_WEIGHT)))
         return Q.boolean_query(clauses)
 
+    def _words(self, words: Words) -> tantivy.Query:
+        Q = tantivy.Query
+        every = Q.boolean_query([(_Occur.Must, self._term(Term(p, words.scope), fallback=False)) for p in words.parts])
+        chars = Segmenter.chars(words.text)
+        char_fields = [f for f in ([words.scope] if words.scope else CHAR_FIELDS) if f in CHAR_FIELDS]
+        if not char_fields or not any(self._fallback_worthwhile(p) for p in words.parts):
+            return every
+        clauses = [(_Occur.Should, every)]
+        for f in char_fields:
+            clauses.append((_Occur.Should, Q.boost_query(self._char_run(f, chars), ranking.CHAR_FALLBACK_WEIGHT)))
+        return Q.boolean_query(clauses)
+
+    def _char_run(self, field: str, chars: Sequence[str]) -> tantivy.Query:
+        """Consecutive character tokens in a `_c` field (tantivy wants 2+ terms in a phrase)."""
+        if len(chars) == 1:
+            return tantivy.Query.term_query(self.schema, f"{field}_c", chars[0])
+        return tantivy.Query.phrase_query(self.schema, f"{field}_c", list(chars))
+
     def _fallback_worthwhile(self, word: str) -> bool:
-        if not word.isascii() or not word.isalnum():
-            total = max(self.searcher.num_docs, 1)
-            return self.searcher.doc_freq("summary_w", word) <= ranking.CHAR_FALLBACK_MAX_DF * total
-        return False
+        """Whether a character-phrase alternative for `word` can add recall at little cost."""
+        total = max(self.searcher.num_docs, 1)
+        return self.searcher.doc_freq("summary_w", word) <= ranking.CHAR_FALLBACK_MAX_DF * total
 
     def _phrase(self, phrase: Phrase) -> tantivy.Query:
         Q = tantivy.Query
@@ -448,11 +467,7 @@ class _Compiler:
         clauses = []
         for f in fields:
             weight = ranking.WORD_WEIGHTS[f]
-            if len(phrase.chars) == 1:
-                inner = Q.term_query(self.schema, f"{f}_c", phrase.chars[0])
-            else:
-                inner = Q.phrase_query(self.schema, f"{f}_c", list(phrase.chars))
-            clauses.append((_Occur.Should, Q.boost_query(inner, weight)))
+            clauses.append((_Occur.Should, Q.boost_query(self._char_run(f, phrase.chars), weight)))
         return Q.boolean_query(clauses)
 
     def filtered(

@@ -1,0 +1,83 @@
+"""The `casedigest` console script, run as a real process against a temporary data file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import CAIL, SAMPLE
+
+CLI = [sys.executable, "-c", "from service.cli import main; main()"]
+
+
+def run(args: list[str], data: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CASEDIGEST_DATA_PATH": str(data)}
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.fixture
+def records_file(tmp_path: Path) -> Path:
+    lines = [json.dumps(r, ensure_ascii=False) for r in SAMPLE[:4]]
+    lines.insert(2, '{"id": "bad-1", "title": "缺摘要"}')
+    lines.insert(3, "{not json")
+    path = tmp_path / "records.jsonl"
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return path
+
+
+def test_load_reports_bad_lines_and_loads_the_rest(tmp_path: Path, records_file: Path) -> None:
+    data = tmp_path / "db.sqlite3"
+    rejects = tmp_path / "rejects.jsonl"
+    result = run(["load", str(records_file), "--rejects", str(rejects)], data)
+    assert result.returncode == 2
+    assert f"{records_file}:3: summary: is required" in result.stderr
+    assert f"{records_file}:4: (line): not valid JSON" in result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary == {"read": 6, "inserted": 4, "updated": 0, "unchanged": 0, "rejected": 2}
+    assert [json.loads(line)["line"] for line in rejects.read_text("utf-8").splitlines()] == [3, 4]
+    # loading the same file again changes nothing
+    again = json.loads(run(["load", str(records_file)], data).stdout.strip().splitlines()[-1])
+    assert again["unchanged"] == 4 and again["inserted"] == 0
+
+
+def test_search_and_stats(tmp_path: Path, records_file: Path) -> None:
+    data = tmp_path / "db.sqlite3"
+    run(["load", str(records_file)], data)
+    found = run(["search", "冰毒"], data)
+    assert found.returncode == 0 and "t-drugs-1" in found.stdout and "【冰毒】" in found.stdout
+    as_json = json.loads(run(["search", "毒品", "--crime-form", "drugs", "--json"], data).stdout)
+    assert as_json["total"] == 2
+    stats = json.loads(run(["stats"], data).stdout)
+    assert stats["records"] == {"case": 4} and stats["crime_forms"]["drugs"] == 2
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["search", '"走私'], "unclosed quotation mark"),
+        (["search", "x", "--crime-form", "nope"], "unknown crime form"),
+        (["load", "/no/such/file.jsonl"], "cannot read the file"),
+        (["load", "x.jsonl", "--mapping", "/no/such/map.toml"], "map.toml"),
+    ],
+)
+def test_errors_are_one_line_and_nonzero(tmp_path: Path, args: list[str], message: str) -> None:
+    result = run(args, tmp_path / "db.sqlite3")
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_load_with_cail_mapping(tmp_path: Path) -> None:
+    sample = tmp_path / "cail.jsonl"
+    sample.write_text("".join(CAIL.read_text("utf-8").splitlines(keepends=True)[:50]), "utf-8")
+    data = tmp_path / "db.sqlite3"
+    result = run(["load", str(sample), "--mapping", "indexing/field_maps/cail2018.toml"], data)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1])["inserted"] == 50
+    record = json.loads(run(["search", "", "--json", "--size", "1"], data).stdout)["hits"][0]
+    assert record["country"] == "CN" and record["title"].endswith("案") and record["charges"]

@@ -1,0 +1,84 @@
+"""The embedded engine's storage: upsert by id, delete, idempotent reloads, crash recovery."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import CAIL, sample_records
+from indexing.engines.embedded import EmbeddedEngine
+from indexing.query_model import EngineQuery, MatchAll, Term
+from indexing.records import parse_record
+from indexing.segmenter import Segmenter
+
+
+def total(engine: EmbeddedEngine, word: str | None = None) -> int:
+    match = Term(word) if word else MatchAll()
+    return engine.search(EngineQuery(match=match, size=1)).total
+
+
+def test_upsert_update_unchanged_delete(engine: EmbeddedEngine) -> None:
+    records = sample_records()
+    assert set(engine.upsert(records)) == {"inserted"}
+    assert set(engine.upsert(records)) == {"unchanged"}
+    changed = parse_record({"id": "t-drugs-1", "title": "王某贩卖毒品案", "summary": "改写后的摘要：贩卖大麻。"})
+    assert engine.upsert([changed]) == ["updated"]
+    assert total(engine, "大麻") == 1 and total(engine, "冰毒") == 0  # old tokens are gone
+    assert engine.delete(["t-drugs-1", "never-existed"]) == 1
+    assert engine.get("t-drugs-1") is None and total(engine, "大麻") == 0
+    # a resolution's paragraphs go with it
+    assert engine.delete(["t-res-6-1"]) == 1
+    assert total(engine) == len(records) - 2
+
+
+def test_pending_writes_are_replayed_on_open(segmenter: Segmenter, tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    engine = EmbeddedEngine(path, segmenter)
+    engine.upsert(sample_records())
+    engine.close()
+    # Simulate a crash between the record commit and the index commit.
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE records SET json = replace(json, '冰毒', '摇头丸') WHERE id = 't-drugs-1'")
+        db.execute("INSERT INTO pending(id) VALUES ('t-drugs-1')")
+    reopened = EmbeddedEngine(path, segmenter)
+    assert total(reopened, "摇头丸") == 1 and total(reopened, "冰毒") == 0
+    reopened.close()
+
+
+def test_lost_index_is_rebuilt_from_records(segmenter: Segmenter, tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    engine = EmbeddedEngine(path, segmenter)
+    engine.upsert(sample_records())
+    engine.close()
+    import shutil
+
+    shutil.rmtree(tmp_path / "db.sqlite3.index")
+    rebuilt = EmbeddedEngine(path, segmenter)
+    assert total(rebuilt) == 14 and total(rebuilt, "冰毒") == 1
+    rebuilt.close()
+
+
+def test_kill_9_during_load_then_reload_gives_exactly_the_input(segmenter: Segmenter, tmp_path: Path) -> None:
+    sample = tmp_path / "cail.jsonl"
+    sample.write_text("".join(CAIL.read_text("utf-8").splitlines(keepends=True)[:1500]), "utf-8")
+    data = tmp_path / "db.sqlite3"
+    env = {**os.environ, "CASEDIGEST_DATA_PATH": str(data)}
+    command = [sys.executable, "-c", "from service.cli import main; main()", "load", str(sample),
+               "--mapping", "indexing/field_maps/cail2018.toml", "--quiet"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (data.exists() and data.stat().st_size > 200_000):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    subprocess.run(command, env=env, check=True, timeout=300)
+    engine = EmbeddedEngine(data, segmenter)
+    assert engine.count_records() == {"case": 1500}
+    assert total(engine) == 1500  # one index unit per record: none missing, none doubled
+    engine.close()
