@@ -82,3 +82,18 @@ def test_kill_9_during_load_then_reload_gives_exactly_the_input(segmenter: Segme
     assert engine.count_records() == {"case": 1500}
     assert total(engine) == 1500  # one index unit per record: none missing, none doubled
     engine.close()
+
+
+def test_real_resolution_is_searchable_paragraph_by_paragraph(engine: EmbeddedEngine, segmenter: Segmenter) -> None:
+    from conftest import SEED
+    from indexing.enrich import with_inferred_forms
+    from indexing.resolution_parser import parse_resolution_text
+    from indexing.search import SearchRequest, SearchService
+
+    record = with_inferred_forms(parse_resolution_text(SEED.read_text("utf-8"), record_id="ctoc-cop-6-1"))
+    assert {"cybercrime", "piracy", "organs", "cultural_property"} <= set(record.crime_form_codes)
+    engine.upsert([record])
+    hits = SearchService(engine, segmenter).search(SearchRequest(q="贩运器官 网络犯罪")).hits
+    assert hits and hits[0].resolution is not None and hits[0].resolution.paragraph is not None
+    assert (hits[0].resolution.number, hits[0].resolution.paragraph.number) == ("6/1", 16)
+    assert "<sup>" not in "".join(hits[0].highlights)
