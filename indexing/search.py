@@ -114,7 +114,7 @@ class FacetBucket(BaseModel):
 class SearchResult(BaseModel):
     query: str
     total: int
-    page: int
+    page: int | None  # None when the page was reached with a cursor
     size: int
     sort: Literal["relevance", "date"]
     took_ms: float
@@ -173,7 +173,7 @@ class SearchService:
         return SearchResult(
             query=request.q,
             total=result.total,
-            page=request.page if not after else 0,
+            page=None if after else request.page,
             size=request.size,
             sort=sort,
             took_ms=round((time.perf_counter() - started) * 1000, 2),
