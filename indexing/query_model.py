@@ -7,7 +7,7 @@ query language (tantivy queries, Elasticsearch DSL). Nothing here knows about an
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal, Union
+from typing import Callable, Literal, Union
 
 # Field groups a query term can be scoped to. `None` scope means every text field.
 TEXT_SCOPES = ("title", "summary", "full_text", "charges", "court", "keywords", "legal_basis", "case_number")
@@ -19,6 +19,8 @@ class Term:
 
     word: str
     scope: str | None = None
+    # Also match the word's characters in a row (set by the core where it can add recall).
+    fallback: bool = False
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class Words:
     text: str
     parts: tuple[str, ...]
     scope: str | None = None
+    # Also match `text` as characters in a row (set by the core where it can add recall).
+    fallback: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,38 @@ def positive_terms(node: Node) -> list[Term | Words | Phrase]:
     if isinstance(node, (And, Or)):
         return [t for clause in node.clauses for t in positive_terms(clause)]
     return []
+
+
+def query_words(node: Node) -> set[str]:
+    """Every jieba word of the query, negated ones included."""
+    if isinstance(node, Term):
+        return {node.word}
+    if isinstance(node, Words):
+        return set(node.parts)
+    if isinstance(node, (And, Or)):
+        return set().union(*(query_words(c) for c in node.clauses))
+    if isinstance(node, Not):
+        return query_words(node.clause)
+    return set()
+
+
+def with_fallbacks(node: Node, worthwhile: Callable[[str], bool]) -> Node:
+    """The tree with `fallback` set on every term for which `worthwhile(word)` holds.
+
+    A character-run alternative adds recall (a document may cut the same characters into
+    other words) but costs a phrase query; the core decides once, for both engines.
+    """
+    if isinstance(node, Term):
+        return replace(node, fallback=len(node.word) > 1 and not node.word.isascii() and worthwhile(node.word))
+    if isinstance(node, Words):
+        return replace(node, fallback=any(worthwhile(p) for p in node.parts))
+    if isinstance(node, And):
+        return And(tuple(with_fallbacks(c, worthwhile) for c in node.clauses))
+    if isinstance(node, Or):
+        return Or(tuple(with_fallbacks(c, worthwhile) for c in node.clauses))
+    if isinstance(node, Not):
+        return Not(with_fallbacks(node.clause, worthwhile))
+    return node
 
 
 FilterName = Literal["crime_form", "doc_type", "country", "court", "charge", "year"]

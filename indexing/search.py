@@ -32,14 +32,17 @@ from indexing.query_model import (
     FacetRequest,
     Filters,
     MatchAll,
+    Node,
     Or,
     Phrase,
     Term,
     Words,
     positive_terms,
+    query_words,
+    with_fallbacks,
 )
 from indexing.query_parser import parse_query
-from indexing.ranking import PHRASE_BOOST
+from indexing.ranking import CHAR_FALLBACK_MAX_DF, PHRASE_BOOST
 from indexing.records import CaseDigest, Resolution
 from indexing.segmenter import Segmenter
 
@@ -149,6 +152,7 @@ class SearchService:
                 {"page": request.page},
             )
         parsed = parse_query(request.q, self.segmenter)
+        match = self._with_fallbacks(parsed.node)
         fingerprint = _fingerprint(request, sort)
         after = _decode_cursor(request.cursor, fingerprint) if request.cursor else None
         boosts = tuple(
@@ -158,7 +162,7 @@ class SearchService:
             for field, weight in PHRASE_BOOST.items()
         )
         engine_query = EngineQuery(
-            match=parsed.node,
+            match=match,
             filters=filters,
             boosts=boosts,
             sort=sort,
@@ -181,6 +185,19 @@ class SearchService:
             facets=self._facet_buckets(result.facets, filters),
             next_cursor=_encode_cursor(result.next_after, fingerprint) if result.next_after else None,
         )
+
+    def _with_fallbacks(self, node: Node) -> Node:
+        """Give words a character-run alternative unless they are very common.
+
+        A word in more than `CHAR_FALLBACK_MAX_DF` of the documents gains nothing from it, and
+        a phrase over very common characters is the slowest query an engine can be asked.
+        """
+        words = query_words(node)
+        if not words:
+            return node
+        total, dfs = self.engine.doc_freqs(words)
+        limit = CHAR_FALLBACK_MAX_DF * max(total, 1)
+        return with_fallbacks(node, lambda word: dfs.get(word, 0) <= limit)
 
     def filters(self, request: SearchRequest) -> Filters:
         """Validate and normalize the filters of a request (labels → codes, ISO codes)."""

@@ -102,7 +102,7 @@ class EmbeddedEngine:
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._writer: Any = None
-        self._meta_mtime = 0
+        self._index_version: tuple[int, int, int] | None = None
         self.schema = _build_schema()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -147,13 +147,15 @@ class EmbeddedEngine:
 
     def _searcher(self) -> tantivy.Searcher:
         # Another process (a CLI load) may have committed: reload when the index moved on.
+        # tantivy replaces meta.json on every commit, so its inode, size and time change.
         try:
-            mtime = (self.index_path / "meta.json").stat().st_mtime_ns
+            stat = (self.index_path / "meta.json").stat()
         except FileNotFoundError:
             raise EngineUnavailable(f"search index {self.index_path} has disappeared") from None
-        if mtime != self._meta_mtime:
+        version = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        if version != self._index_version:
             self._index.reload()
-            self._meta_mtime = mtime
+            self._index_version = version
         return self._index.searcher()
 
     def _index_writer(self) -> Any:
@@ -224,6 +226,7 @@ class EmbeddedEngine:
             for unit in units_for(record, self.segmenter):
                 writer.add_document(self._document(unit))
         writer.commit()
+        self._index_version = None  # our own commit: reload before the next search
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
         db.executemany("DELETE FROM pending WHERE id=?", [(i,) for i in ids])
@@ -308,7 +311,7 @@ class EmbeddedEngine:
 
     def search(self, query: EngineQuery) -> EngineResult:
         searcher = self._searcher()
-        compiler = _Compiler(self.schema, searcher)
+        compiler = _Compiler(self.schema)
         match = compiler.node(query.match)
         scored = match
         if query.boosts:
@@ -399,9 +402,8 @@ def _bucket_key(key: Any) -> str:
 class _Compiler:
     """Compiles the engine-neutral tree into tantivy queries."""
 
-    def __init__(self, schema: tantivy.Schema, searcher: tantivy.Searcher) -> None:
+    def __init__(self, schema: tantivy.Schema) -> None:
         self.schema = schema
-        self.searcher = searcher
 
     def node(self, node: Node) -> tantivy.Query:
         Q = tantivy.Query
@@ -424,42 +426,38 @@ class _Compiler:
             return Q.boolean_query([(_Occur.Must, Q.all_query()), (_Occur.MustNot, self.node(node.clause))])
         raise TypeError(f"unknown query node {node!r}")
 
-    def _term(self, term: Term, fallback: bool = True) -> tantivy.Query:
+    def _term(self, term: Term) -> tantivy.Query:
         Q = tantivy.Query
         fields = [term.scope] if term.scope else list(WORD_FIELDS)
         clauses = [
             (_Occur.Should, Q.boost_query(Q.term_query(self.schema, f"{f}_w", term.word), ranking.WORD_WEIGHTS[f]))
             for f in fields
         ]
-        chars = Segmenter.chars(term.word)
-        char_fields = [f for f in fields if f in CHAR_FIELDS]
-        if fallback and len(chars) > 1 and char_fields and not term.word.isascii() and self._fallback_worthwhile(term.word):
-            for f in char_fields:
-                clauses.append((_Occur.Should, Q.boost_query(self._char_run(f, chars), ranking.CHAR_FALLBACK_WEIGHT)))
+        if term.fallback:
+            clauses += self._char_fallback(term.word, term.scope)
         return Q.boolean_query(clauses)
 
     def _words(self, words: Words) -> tantivy.Query:
-        Q = tantivy.Query
-        every = Q.boolean_query([(_Occur.Must, self._term(Term(p, words.scope), fallback=False)) for p in words.parts])
-        chars = Segmenter.chars(words.text)
-        char_fields = [f for f in ([words.scope] if words.scope else CHAR_FIELDS) if f in CHAR_FIELDS]
-        if not char_fields or not any(self._fallback_worthwhile(p) for p in words.parts):
+        every = tantivy.Query.boolean_query(
+            [(_Occur.Must, self._term(Term(p, words.scope))) for p in words.parts]
+        )
+        if not words.fallback:
             return every
-        clauses = [(_Occur.Should, every)]
-        for f in char_fields:
-            clauses.append((_Occur.Should, Q.boost_query(self._char_run(f, chars), ranking.CHAR_FALLBACK_WEIGHT)))
-        return Q.boolean_query(clauses)
+        return tantivy.Query.boolean_query([(_Occur.Should, every), *self._char_fallback(words.text, words.scope)])
+
+    def _char_fallback(self, text: str, scope: str | None) -> list[tuple[Any, tantivy.Query]]:
+        chars = Segmenter.chars(text)
+        fields = [f for f in ([scope] if scope else CHAR_FIELDS) if f in CHAR_FIELDS]
+        return [
+            (_Occur.Should, tantivy.Query.boost_query(self._char_run(f, chars), ranking.CHAR_FALLBACK_WEIGHT))
+            for f in fields
+        ]
 
     def _char_run(self, field: str, chars: Sequence[str]) -> tantivy.Query:
         """Consecutive character tokens in a `_c` field (tantivy wants 2+ terms in a phrase)."""
         if len(chars) == 1:
             return tantivy.Query.term_query(self.schema, f"{field}_c", chars[0])
         return tantivy.Query.phrase_query(self.schema, f"{field}_c", list(chars))
-
-    def _fallback_worthwhile(self, word: str) -> bool:
-        """Whether a character-phrase alternative for `word` can add recall at little cost."""
-        total = max(self.searcher.num_docs, 1)
-        return self.searcher.doc_freq("summary_w", word) <= ranking.CHAR_FALLBACK_MAX_DF * total
 
     def _phrase(self, phrase: Phrase) -> tantivy.Query:
         Q = tantivy.Query
