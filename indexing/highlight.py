@@ -60,11 +60,18 @@ def snippets(text: str, needles: list[str], limit: int = 3, width: int = 110) ->
     if not spans:
         return [escape(text[:width]) + (_ELLIPSIS if len(text) > width else "")] if text else []
     windows: list[tuple[int, int, int]] = []  # (matches, start, end)
+    first_inside = 0  # spans are sorted and disjoint: slide over them once
     for s, _ in spans:
         start = max(0, s - width // 3)
         end = min(len(text), start + width)
         start = max(0, end - width)
-        count = sum(1 for a, b in spans if a >= start and b <= end)
+        while spans[first_inside][0] < start:
+            first_inside += 1
+        count = 0
+        for a, b in spans[first_inside:]:
+            if b > end:
+                break
+            count += 1
         windows.append((count, start, end))
     chosen: list[tuple[int, int]] = []
     for _, start, end in sorted(windows, key=lambda w: (-w[0], w[1])):

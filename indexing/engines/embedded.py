@@ -3,7 +3,7 @@
 Why two stores: SQLite (WAL) is the crash-safe home of the canonical records; tantivy answers
 full-text queries with BM25 and block-max WAND pruning and counts facets in Rust, which keeps
 p99 latency low at 100k documents where SQLite FTS5 ranks every match of a common word (see
-`bench/embedded_choice.py`). The index is derived data: it can always be rebuilt from SQLite.
+the FTS5 peer in `bench/load_and_query.py`). The index is derived data: it can always be rebuilt from SQLite.
 
 Crash safety: a write first commits the records and a `pending` row per id to SQLite, then
 updates and commits tantivy, then clears `pending`. After a crash the next open replays the
