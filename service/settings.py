@@ -32,6 +32,18 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(
         default_factory=list, description='Origins allowed to call the API from a browser, e.g. ["https://portal.example"].'
     )
+    elasticsearch_url: str = Field(
+        "http://127.0.0.1:9200",
+        description="Elasticsearch node URLs, comma-separated for several nodes of one cluster.",
+    )
+    elasticsearch_index: str = Field("cases", description="Elasticsearch alias the service reads and writes.")
+    elasticsearch_username: str | None = Field(None, description="Elasticsearch basic-auth user.")
+    elasticsearch_password: str | None = Field(None, description="Elasticsearch basic-auth password.")
+    elasticsearch_api_key: str | None = Field(None, description="Elasticsearch API key (instead of basic auth).")
+    elasticsearch_ca_certs: Path | None = Field(None, description="CA bundle to verify the cluster's TLS certificate.")
+    elasticsearch_timeout: float = Field(10.0, description="Seconds before an Elasticsearch request times out.")
+    elasticsearch_shards: int = Field(1, description="Primary shards of a newly created index.")
+    elasticsearch_replicas: int = Field(0, description="Replicas of a newly created index (1 or more on a cluster).")
     host: str = Field("127.0.0.1", description="Address `casedigest serve` listens on.")
     port: int = Field(8000, description="Port `casedigest serve` listens on.")
 

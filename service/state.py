@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
@@ -13,6 +13,9 @@ from indexing.errors import CasedigestError, EngineUnavailable
 from indexing.search import SearchService
 from indexing.segmenter import Segmenter
 from service.settings import Settings
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
 
 log = logging.getLogger("casedigest")
 
@@ -23,9 +26,34 @@ def open_engine(settings: Settings, segmenter: Segmenter) -> Engine:
         from indexing.engines.embedded import EmbeddedEngine
 
         return EmbeddedEngine(settings.data_path, segmenter)
-    raise EngineUnavailable(
-        f"engine {settings.engine!r} is not available in this version", {"engine": settings.engine}
+    from indexing.engines.elastic import ElasticEngine
+
+    return ElasticEngine(
+        elasticsearch_client(settings),
+        segmenter,
+        alias=settings.elasticsearch_index,
+        shards=settings.elasticsearch_shards,
+        replicas=settings.elasticsearch_replicas,
     )
+
+
+def elasticsearch_client(settings: Settings) -> "Elasticsearch":
+    """A client for the configured nodes: retries on another node, bounded timeouts."""
+    from elasticsearch import Elasticsearch
+
+    options: dict[str, object] = {
+        "request_timeout": settings.elasticsearch_timeout,
+        "retry_on_timeout": True,
+        "max_retries": 3,
+    }
+    if settings.elasticsearch_api_key:
+        options["api_key"] = settings.elasticsearch_api_key
+    elif settings.elasticsearch_username:
+        options["basic_auth"] = (settings.elasticsearch_username, settings.elasticsearch_password or "")
+    if settings.elasticsearch_ca_certs:
+        options["ca_certs"] = str(settings.elasticsearch_ca_certs)
+    urls = [u.strip() for u in settings.elasticsearch_url.split(",") if u.strip()]
+    return Elasticsearch(urls, **options)  # type: ignore[arg-type]
 
 
 @dataclass

@@ -1,0 +1,554 @@
+"""The Elasticsearch engine: the same protocol as the embedded engine, on a node or a cluster.
+
+Elasticsearch holds the records (in `_source` of each record's own unit) and the index units
+with the tokens made in Python, so both engines match and rank the same tokens with BM25.
+Reads and writes go through an alias; `reindex` builds a new index client-side and swaps the
+alias atomically (this distribution has no `_reindex`). Only features of the default
+distribution and of the minimal integ-test one are used: built-in analyzers, bool/term/
+match_phrase queries, terms aggregations, post_filter, point in time and search_after.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from elasticsearch import (
+    ApiError,
+    AuthenticationException,
+    AuthorizationException,
+    ConnectionError as ESConnectionError,
+    ConnectionTimeout,
+    Elasticsearch,
+    NotFoundError,
+    TransportError,
+    helpers,
+)
+
+from indexing import ranking
+from indexing.documents import CHAR_FIELDS, WORD_FIELDS, IndexUnit, units_for
+from indexing.engines.base import EngineHealth, Outcome, Record
+from indexing.errors import CasedigestError, EngineUnavailable
+from indexing.query_model import (
+    And,
+    EngineHit,
+    EngineQuery,
+    EngineResult,
+    Filters,
+    MatchAll,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Term,
+    Words,
+)
+from indexing.records import parse_record
+from indexing.segmenter import Segmenter
+
+log = logging.getLogger("casedigest")
+
+MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "mappings"
+PIT_KEEP_ALIVE = "2m"
+
+_FILTER_FIELDS = {
+    "crime_form": "crime_forms",
+    "doc_type": "doc_type",
+    "country": "country",
+    "court": "court",
+    "charge": "charges",
+    "year": "year",
+}
+
+
+class EngineWriteRefused(CasedigestError):
+    """Elasticsearch refused a write (permissions, a read-only index, a rejected document)."""
+
+    code = "engine_write_refused"
+    status = 503
+
+
+def latest_mapping() -> tuple[int, dict[str, Any]]:
+    """The highest-numbered index definition in mappings/ and its version."""
+    files = sorted(MAPPINGS_DIR.glob("cases-v*.json"), key=lambda p: int(p.stem.split("-v")[1]))
+    if not files:
+        raise EngineUnavailable(f"no index definition (cases-v*.json) in {MAPPINGS_DIR}")
+    definition = json.loads(files[-1].read_text("utf-8"))
+    return int(definition["version"]), definition
+
+
+def _translate(exc: Exception, action: str) -> CasedigestError:
+    """One place that turns client errors into the service's errors (never a stack trace)."""
+    if isinstance(exc, AuthenticationException):
+        return EngineUnavailable(
+            f"Elasticsearch rejected the credentials while {action}: authentication failed",
+            {"engine": "elasticsearch", "reason": "authentication"},
+        )
+    if isinstance(exc, AuthorizationException):
+        return EngineWriteRefused(
+            f"Elasticsearch refused {action}: the configured user lacks the privilege",
+            {"engine": "elasticsearch", "reason": "authorization"},
+        )
+    if isinstance(exc, (ESConnectionError, ConnectionTimeout)):
+        return EngineUnavailable(
+            f"Elasticsearch cannot be reached while {action}: {exc.__class__.__name__}",
+            {"engine": "elasticsearch", "reason": "unreachable"},
+        )
+    if isinstance(exc, ApiError):
+        return EngineUnavailable(
+            f"Elasticsearch failed while {action}: HTTP {exc.meta.status} {exc.message}",
+            {"engine": "elasticsearch", "reason": str(exc.message)},
+        )
+    return EngineUnavailable(f"Elasticsearch failed while {action}: {exc}", {"engine": "elasticsearch"})
+
+
+class ElasticEngine:
+    """An alias on an Elasticsearch node or cluster, behind the engine protocol."""
+
+    name = "elasticsearch"
+
+    def __init__(
+        self,
+        client: Elasticsearch,
+        segmenter: Segmenter,
+        alias: str = "cases",
+        shards: int = 1,
+        replicas: int = 0,
+        chunk_size: int = 500,
+        chunk_bytes: int = 10 * 1024 * 1024,
+    ) -> None:
+        self.client = client
+        self.segmenter = segmenter
+        self.alias = alias
+        self.shards = shards
+        self.replicas = replicas
+        self.chunk_size = chunk_size
+        self.chunk_bytes = chunk_bytes
+        self._ensure_alias()
+
+    # ---- index lifecycle ---------------------------------------------------------------
+    def _call(self, action: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except (TransportError, ApiError) as exc:
+            raise _translate(exc, action) from None
+
+    def _ensure_alias(self) -> None:
+        if not self._call("checking the alias", lambda: self.client.indices.exists_alias(name=self.alias)):
+            self.create_index(point_alias=True)
+
+    def create_index(self, point_alias: bool) -> str:
+        """Create `<alias>-v<version>-<timestamp>` from the latest definition; returns its name."""
+        version, definition = latest_mapping()
+        name = f"{self.alias}-v{version}-{time.strftime('%Y%m%d%H%M%S')}-{time.time_ns() % 1_000_000:06d}"
+        settings = json.loads(json.dumps(definition["settings"]))
+        settings["index"]["number_of_shards"] = self.shards
+        settings["index"]["number_of_replicas"] = self.replicas
+        body: dict[str, Any] = {"settings": settings, "mappings": definition["mappings"]}
+        if point_alias:
+            body["aliases"] = {self.alias: {"is_write_index": True}}
+        self._call("creating the index", lambda: self.client.indices.create(index=name, **body))
+        self._call("waiting for the index", lambda: self.client.cluster.health(
+            index=name, wait_for_status="yellow", timeout="30s"))
+        return name
+
+    def current_index(self) -> str:
+        aliases = self._call("reading the alias", lambda: self.client.indices.get_alias(name=self.alias))
+        return next(iter(aliases.body))
+
+    def reindex(self, progress: Callable[[int], None] | None = None) -> tuple[str, str, int]:
+        """Build a new index from the stored records and switch the alias; returns (old, new, n).
+
+        Searches keep answering from the old index until the atomic alias swap; the old index
+        is deleted only after the swap succeeded.
+        """
+        old = self.current_index()
+        new = self.create_index(point_alias=False)
+        count = 0
+        try:
+            batch: list[Record] = []
+            for record in self.iter_records(index=old):
+                batch.append(record)
+                if len(batch) >= 500:
+                    self._bulk_index(batch, index=new)
+                    count += len(batch)
+                    batch.clear()
+                    if progress:
+                        progress(count)
+            if batch:
+                self._bulk_index(batch, index=new)
+                count += len(batch)
+            self._call("refreshing the new index", lambda: self.client.indices.refresh(index=new))
+            self._call("switching the alias", lambda: self.client.indices.update_aliases(actions=[
+                {"remove": {"index": old, "alias": self.alias}},
+                {"add": {"index": new, "alias": self.alias, "is_write_index": True}},
+            ]))
+        except BaseException:
+            self.client.options(ignore_status=404).indices.delete(index=new)
+            raise
+        self._call("deleting the old index", lambda: self.client.indices.delete(index=old))
+        return old, new, count
+
+    def drop(self) -> None:
+        """Delete the alias and every index behind it (tests and `--reset`)."""
+        try:
+            indices = list(self.client.indices.get_alias(name=self.alias).body)
+        except NotFoundError:
+            return
+        for index in indices:
+            self.client.options(ignore_status=404).indices.delete(index=index)
+
+    # ---- writes ------------------------------------------------------------------------
+    def upsert(self, records: Sequence[Record]) -> list[Outcome]:
+        """Index changed records in bulk (one refresh per call, none per document)."""
+        if not records:
+            return []
+        ids = list(dict.fromkeys(r.id for r in records))
+        existing = self._head_sources(ids, ["content_hash", "unit_ids"])
+        outcomes: list[Outcome] = []
+        changed: dict[str, Record] = {}
+        seen_hash: dict[str, str] = {}
+        for record in records:
+            digest = record.content_hash()
+            before = seen_hash.get(record.id) or (existing.get(record.id) or {}).get("content_hash")
+            if before == digest:
+                outcomes.append("unchanged")
+                continue
+            was_there = record.id in existing or record.id in seen_hash
+            outcomes.append("updated" if was_there else "inserted")
+            seen_hash[record.id] = digest
+            changed[record.id] = record
+        if changed:
+            stale = [
+                unit_id
+                for record_id, record in changed.items()
+                for unit_id in (existing.get(record_id) or {}).get("unit_ids", [])
+                if unit_id not in _unit_ids(record)
+            ]
+            self._bulk_index(list(changed.values()), index=self.alias, delete_units=stale)
+            self._refresh()
+        return outcomes
+
+    def delete(self, record_ids: Sequence[str]) -> int:
+        existing = self._head_sources(list(record_ids), ["unit_ids"])
+        units = [u for source in existing.values() for u in source.get("unit_ids", [])]
+        if units:
+            actions = ({"_op_type": "delete", "_index": self.alias, "_id": u} for u in units)
+            self._run_bulk(actions)
+            self._refresh()
+        return len(existing)
+
+    def _refresh(self) -> None:
+        self._call("refreshing", lambda: self.client.indices.refresh(index=self.alias))
+
+    def finish_writes(self) -> None:
+        self._refresh()
+
+    def _bulk_index(self, records: Sequence[Record], index: str, delete_units: Sequence[str] = ()) -> None:
+        def actions() -> Iterator[dict[str, Any]]:
+            for unit_id in delete_units:
+                yield {"_op_type": "delete", "_index": index, "_id": unit_id}
+            for record in records:
+                units = units_for(record, self.segmenter)
+                for unit in units:
+                    source = _unit_source(unit)
+                    if unit.unit_id == record.id:
+                        source["record"] = record.model_dump(mode="json")
+                        source["content_hash"] = record.content_hash()
+                        source["source_name"] = record.source.name if record.source else None
+                        source["unit_ids"] = [u.unit_id for u in units]
+                    yield {"_op_type": "index", "_index": index, "_id": unit.unit_id, "_source": source}
+
+        self._run_bulk(actions())
+
+    def _run_bulk(self, actions: Iterable[dict[str, Any]]) -> None:
+        """Stream actions in chunks by count and bytes; retry only 429s, with backoff."""
+        failed: list[str] = []
+        try:
+            for ok, item in helpers.streaming_bulk(
+                self.client,
+                actions,
+                chunk_size=self.chunk_size,
+                max_chunk_bytes=self.chunk_bytes,
+                max_retries=5,
+                initial_backoff=1,
+                max_backoff=30,
+                raise_on_error=False,
+                raise_on_exception=True,
+            ):
+                if not ok:
+                    op = next(iter(item.values()))
+                    if op.get("status") == 404 and next(iter(item)) == "delete":
+                        continue  # deleting what is already gone is fine
+                    if op.get("status") == 403:
+                        raise EngineWriteRefused(
+                            "Elasticsearch refused the write: the configured user lacks the privilege",
+                            {"engine": "elasticsearch", "reason": "authorization"},
+                        )
+                    failed.append(str(op.get("_id")))
+        except (TransportError, ApiError) as exc:
+            raise _translate(exc, "writing") from None
+        if failed:
+            raise EngineWriteRefused(
+                f"Elasticsearch rejected {len(failed)} documents", {"failed_ids": failed[:100]}
+            )
+
+    # ---- reads -------------------------------------------------------------------------
+    def _head_sources(self, record_ids: list[str], fields: list[str]) -> dict[str, dict[str, Any]]:
+        if not record_ids:
+            return {}
+        response = self._call(
+            "reading records",
+            lambda: self.client.mget(index=self.alias, ids=record_ids, source_includes=fields),
+        )
+        return {d["_id"]: d["_source"] for d in response["docs"] if d.get("found")}
+
+    def get(self, record_id: str) -> Record | None:
+        return self.get_many([record_id]).get(record_id)
+
+    def get_many(self, record_ids: Sequence[str]) -> dict[str, Record]:
+        sources = self._head_sources(list(dict.fromkeys(record_ids)), ["record"])
+        return {rid: parse_record(src["record"]) for rid, src in sources.items() if "record" in src}
+
+    def iter_records(self, index: str | None = None, batch: int = 500) -> Iterator[Record]:
+        """Every stored record, in id order, through a point in time (a consistent view)."""
+        target = index or self.alias
+        pit = self._call("opening a point in time", lambda: self.client.open_point_in_time(
+            index=target, keep_alive=PIT_KEEP_ALIVE))["id"]
+        after: list[Any] | None = None
+        try:
+            while True:
+                body: dict[str, Any] = {
+                    "size": batch,
+                    "query": {"term": {"unit_kind": "record"}},
+                    "sort": [{"record_id": "asc"}],
+                    "pit": {"id": pit, "keep_alive": PIT_KEEP_ALIVE},
+                    "_source": ["record"],
+                }
+                if after is not None:
+                    body["search_after"] = after
+                response = self._call("reading records", lambda: self.client.search(**body))
+                hits = response["hits"]["hits"]
+                if not hits:
+                    return
+                for hit in hits:
+                    yield parse_record(hit["_source"]["record"])
+                after = hits[-1]["sort"]
+                pit = response.get("pit_id", pit)
+        finally:
+            self.client.options(ignore_status=404).close_point_in_time(id=pit)
+
+    def search(self, query: EngineQuery) -> EngineResult:
+        compiler = _Compiler()
+        match = compiler.node(query.match)
+        scored: dict[str, Any] = match
+        if query.boosts:
+            scored = {"bool": {"must": [match], "should": [
+                _boost(compiler.node(n), w) for n, w in query.boosts]}}
+        exclusions = [{"terms": {"record_id": list(query.exclude_records)}}] if query.exclude_records else []
+        sort: list[Any] = (
+            [{"sort_date": "desc"}, {"unit_id": "asc"}] if query.sort == "date" else ["_score", {"unit_id": "asc"}]
+        )
+        body: dict[str, Any] = {
+            "query": {"bool": {"must": [scored], "must_not": exclusions}} if exclusions else scored,
+            "post_filter": _filters(query.filters) or {"match_all": {}},
+            "size": query.size,
+            "sort": sort,
+            "track_total_hits": True,
+            "_source": ["unit_id", "record_id"],
+        }
+        body["aggs"] = self._aggs(query)
+        pit_id: str | None = None
+        if query.after:
+            position = _decode_after(query.after)
+            pit_id = position.get("pit") or self._call("opening a point in time", lambda: self.client.open_point_in_time(
+                index=self.alias, keep_alive=PIT_KEEP_ALIVE))["id"]
+            body["pit"] = {"id": pit_id, "keep_alive": PIT_KEEP_ALIVE}
+            body["search_after"] = position["sa"]
+        else:
+            body["index"] = self.alias
+            body["from_"] = query.offset
+        try:
+            response = self.client.search(**body)
+        except NotFoundError as exc:
+            if query.after:
+                from indexing.errors import InvalidCursor
+
+                raise InvalidCursor("this cursor has expired; repeat the search", {"reason": str(exc.message)}) from None
+            raise _translate(exc, "searching") from None
+        except (TransportError, ApiError) as exc:
+            raise _translate(exc, "searching") from None
+        hits = response["hits"]["hits"]
+        total = response["hits"]["total"]["value"]
+        out = [EngineHit(h["_source"]["unit_id"], h["_source"]["record_id"], float(h.get("_score") or 0.0)) for h in hits]
+        facets = {
+            name: [(_key(b), int(b["doc_count"])) for b in agg["values"]["buckets"] if b["doc_count"] > 0]
+            for name, agg in response.get("aggregations", {}).items()
+        }
+        seen = (query.offset if not query.after else _decode_after(query.after).get("n", 0)) + len(hits)
+        next_after = None
+        if hits and seen < total:
+            next_after = _encode_after({"sa": hits[-1]["sort"], "pit": response.get("pit_id", pit_id), "n": seen})
+        return EngineResult(total=total, hits=out, facets=facets, next_after=next_after)
+
+    def _aggs(self, query: EngineQuery) -> dict[str, Any]:
+        """One filter+terms aggregation per facet; each facet ignores its own filter."""
+        aggs: dict[str, Any] = {}
+        for facet in query.facets:
+            others = _filters(query.filters.without(facet.name)) or {"match_all": {}}
+            aggs[facet.name] = {
+                "filter": others,
+                "aggs": {"values": {"terms": {"field": _FILTER_FIELDS[facet.name], "size": facet.size}}},
+            }
+        return aggs
+
+    def doc_freqs(self, words: Iterable[str]) -> tuple[int, dict[str, int]]:
+        words = list(words)
+        body: dict[str, Any] = {
+            "size": 0,
+            "track_total_hits": True,
+            "aggs": {"df": {"filters": {"filters": {w: {"term": {"summary_w": w}} for w in words}}}} if words else {},
+        }
+        response = self._call("counting words", lambda: self.client.search(index=self.alias, **body))
+        total = response["hits"]["total"]["value"]
+        buckets = response.get("aggregations", {}).get("df", {}).get("buckets", {})
+        return total, {w: int(b["doc_count"]) for w, b in buckets.items()}
+
+    def count_records(self) -> dict[str, int]:
+        body = {"size": 0, "query": {"term": {"unit_kind": "record"}},
+                "aggs": {"types": {"terms": {"field": "doc_type", "size": 10}}}}
+        response = self._call("counting records", lambda: self.client.search(index=self.alias, **body))
+        return {b["key"]: int(b["doc_count"]) for b in response["aggregations"]["types"]["buckets"]}
+
+    def health(self) -> EngineHealth:
+        try:
+            health = self.client.cluster.health(timeout="5s")
+            records = sum(self.count_records().values())
+        except CasedigestError as exc:
+            return EngineHealth(self.name, False, exc.message)
+        except (TransportError, ApiError) as exc:
+            return EngineHealth(self.name, False, _translate(exc, "checking health").message)
+        status = health["status"]
+        detail = f"cluster {health['cluster_name']} {status}, {health['number_of_nodes']} nodes, {records} records in alias {self.alias}"
+        return EngineHealth(self.name, status in ("green", "yellow"), detail, records)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _unit_ids(record: Record) -> set[str]:
+    from indexing.records import Resolution
+
+    if isinstance(record, Resolution):
+        return {record.id, *(f"{record.id}#{p.anchor}" for p in record.paragraphs)}
+    return {record.id}
+
+
+def _unit_source(unit: IndexUnit) -> dict[str, Any]:
+    source: dict[str, Any] = {
+        "unit_id": unit.unit_id,
+        "record_id": unit.record_id,
+        "unit_kind": "record" if unit.unit_id == unit.record_id else "paragraph",
+        "doc_type": unit.doc_type,
+        "crime_forms": unit.crime_forms,
+        "country": unit.country,
+        "court": unit.court,
+        "charges": unit.charges,
+        "year": unit.year,
+        "sort_date": unit.sort_date,
+    }
+    for name, tokens in unit.words.items():
+        source[f"{name}_w"] = tokens
+    for name, tokens in unit.chars.items():
+        source[f"{name}_c"] = tokens
+    return source
+
+
+def _boost(query: dict[str, Any], weight: float) -> dict[str, Any]:
+    return {"bool": {"must": [query], "boost": weight}}
+
+
+def _filters(filters: Filters) -> dict[str, Any] | None:
+    clauses: list[dict[str, Any]] = []
+    for name in ("crime_form", "doc_type", "country", "court", "charge"):
+        values = getattr(filters, name)
+        if values:
+            clauses.append({"terms": {_FILTER_FIELDS[name]: list(values)}})
+    if filters.year_from is not None or filters.year_to is not None:
+        bounds = {k: v for k, v in (("gte", filters.year_from), ("lte", filters.year_to)) if v is not None}
+        clauses.append({"range": {"year": bounds}})
+    if filters.records_only:
+        clauses.append({"term": {"unit_kind": "record"}})
+    return {"bool": {"filter": clauses}} if clauses else None
+
+
+def _key(bucket: dict[str, Any]) -> str:
+    key = bucket.get("key_as_string", bucket["key"])
+    return str(int(key)) if isinstance(key, float) and key.is_integer() else str(key)
+
+
+def _encode_after(position: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position, separators=(",", ":")).encode()).decode()
+
+
+def _decode_after(after: str) -> dict[str, Any]:
+    from indexing.errors import InvalidCursor
+
+    try:
+        data = json.loads(base64.urlsafe_b64decode(after.encode()))
+        if not isinstance(data, dict) or "sa" not in data:
+            raise ValueError
+        return data
+    except ValueError:
+        raise InvalidCursor("cursor is not one this service issued") from None
+
+
+class _Compiler:
+    """Compiles the engine-neutral tree into Elasticsearch query DSL."""
+
+    def node(self, node: Node) -> dict[str, Any]:
+        if isinstance(node, MatchAll):
+            return {"match_all": {}}
+        if isinstance(node, Term):
+            return self._term(node)
+        if isinstance(node, Words):
+            every = {"bool": {"must": [self._term(Term(p, node.scope)) for p in node.parts]}}
+            if not node.fallback:
+                return every
+            return {"bool": {"should": [every, *self._char_fallback(node.text, node.scope)], "minimum_should_match": 1}}
+        if isinstance(node, Phrase):
+            fields = [node.scope] if node.scope in CHAR_FIELDS else list(CHAR_FIELDS)
+            return {"bool": {"should": [
+                _boost(self._char_run(f, node.chars), ranking.WORD_WEIGHTS[f]) for f in fields
+            ], "minimum_should_match": 1}}
+        if isinstance(node, And):
+            must = [self.node(c) for c in node.clauses if not isinstance(c, Not)]
+            must_not = [self.node(c.clause) for c in node.clauses if isinstance(c, Not)]
+            return {"bool": {"must": must or [{"match_all": {}}], "must_not": must_not}}
+        if isinstance(node, Or):
+            return {"bool": {"should": [self.node(c) for c in node.clauses], "minimum_should_match": 1}}
+        if isinstance(node, Not):
+            return {"bool": {"must": [{"match_all": {}}], "must_not": [self.node(node.clause)]}}
+        raise TypeError(f"unknown query node {node!r}")
+
+    def _term(self, term: Term) -> dict[str, Any]:
+        fields = [term.scope] if term.scope else list(WORD_FIELDS)
+        should = [{"term": {f"{f}_w": {"value": term.word, "boost": ranking.WORD_WEIGHTS[f]}}} for f in fields]
+        if term.fallback:
+            should += self._char_fallback(term.word, term.scope)
+        return {"bool": {"should": should, "minimum_should_match": 1}}
+
+    def _char_fallback(self, text: str, scope: str | None) -> list[dict[str, Any]]:
+        chars = Segmenter.chars(text)
+        fields = [f for f in ([scope] if scope else CHAR_FIELDS) if f in CHAR_FIELDS]
+        return [_boost(self._char_run(f, chars), ranking.CHAR_FALLBACK_WEIGHT) for f in fields]
+
+    @staticmethod
+    def _char_run(field: str, chars: Sequence[str]) -> dict[str, Any]:
+        if len(chars) == 1:
+            return {"term": {f"{field}_c": chars[0]}}
+        return {"match_phrase": {f"{field}_c": {"query": " ".join(chars)}}}
