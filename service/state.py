@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
@@ -56,22 +57,39 @@ def elasticsearch_client(settings: Settings) -> "Elasticsearch":
     return Elasticsearch(urls, **options)  # type: ignore[arg-type]
 
 
+RETRY_ENGINE_SECONDS = 5.0
+
+
 @dataclass
 class AppState:
     settings: Settings
     segmenter: Segmenter
     search: SearchService | None
     engine_error: CasedigestError | None = None
+    last_attempt: float = 0.0
 
     @classmethod
     def start(cls, settings: Settings) -> "AppState":
         segmenter = Segmenter()
-        try:
-            engine = open_engine(settings, segmenter)
-        except CasedigestError as exc:
-            log.error("engine not available: %s", exc.message)
-            return cls(settings, segmenter, None, exc)
-        return cls(settings, segmenter, SearchService(engine, segmenter))
+        state = cls(settings, segmenter, None)
+        state.reconnect()
+        return state
+
+    def reconnect(self) -> SearchService | None:
+        """Open the engine if it is not open; a failed attempt is retried after a pause.
+
+        A service started while its cluster was down recovers by itself once the cluster
+        answers, instead of staying at 503 until restarted.
+        """
+        if self.search is None and time.monotonic() - self.last_attempt >= RETRY_ENGINE_SECONDS:
+            self.last_attempt = time.monotonic()
+            try:
+                self.search = SearchService(open_engine(self.settings, self.segmenter), self.segmenter)
+                self.engine_error = None
+            except CasedigestError as exc:
+                log.error("engine not available: %s", exc.message)
+                self.engine_error = exc
+        return self.search
 
     def close(self) -> None:
         if self.search is not None:
@@ -83,10 +101,10 @@ def get_state(request: Request) -> AppState:
 
 
 def get_search(state: Annotated[AppState, Depends(get_state)]) -> SearchService:
-    if state.search is None:
-        error = state.engine_error or EngineUnavailable("the search engine is not available")
-        raise error
-    return state.search
+    search = state.reconnect()
+    if search is None:
+        raise state.engine_error or EngineUnavailable("the search engine is not available")
+    return search
 
 
 Search = Annotated[SearchService, Depends(get_search)]

@@ -2,26 +2,72 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
+from indexing.engines.base import Engine
 from indexing.engines.embedded import EmbeddedEngine
 from indexing.enrich import with_inferred_forms
 from indexing.records import parse_record
 from indexing.search import SearchService
 from indexing.segmenter import Segmenter
+from service.settings import Settings
+from service.state import open_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 CAIL = SHARED / "data/cases/cail2018-dev.jsonl"
 SEED = SHARED / "seeds/000_48da8b9ab51a75f5.txt"
+ENGINES = ["embedded", "elasticsearch"]
+TEST_ES_PORT = os.environ.get("CASEDIGEST_TEST_ES_PORT", "9251")
 
 
 @pytest.fixture(scope="session")
 def segmenter() -> Segmenter:
     return Segmenter()
+
+
+@pytest.fixture(scope="session")
+def elasticsearch_url() -> Iterator[str]:
+    """A real Elasticsearch node: ELASTICSEARCH_URL if set, else one the project's script starts.
+
+    If the node cannot start, every test that needs it fails with the script's message; they
+    are never skipped.
+    """
+    url = os.environ.get("ELASTICSEARCH_URL")
+    if url:
+        yield url
+        return
+    script = str(ROOT / "scripts/elasticsearch.sh")
+    started = subprocess.run([script, "start", "--port", TEST_ES_PORT], capture_output=True, text=True, timeout=900)
+    if started.returncode != 0:
+        pytest.fail(f"Elasticsearch could not be started by {script}:\n{started.stderr[-4000:]}", pytrace=False)
+    try:
+        yield started.stdout.strip().splitlines()[-1]
+    finally:
+        subprocess.run([script, "stop", "--port", TEST_ES_PORT], capture_output=True, timeout=120)
+
+
+def engine_settings(kind: str, request: pytest.FixtureRequest, tmp_path: Path, **extra: Any) -> Settings:
+    """Settings for a fresh, empty store of the given engine kind."""
+    if kind == "embedded":
+        return Settings(engine="embedded", data_path=tmp_path / "db.sqlite3", **extra)
+    url = request.getfixturevalue("elasticsearch_url")
+    return Settings(
+        engine="elasticsearch", elasticsearch_url=url, elasticsearch_index=f"test-{uuid.uuid4().hex[:12]}", **extra
+    )
+
+
+def discard(engine: Engine) -> None:
+    drop = getattr(engine, "drop", None)
+    if callable(drop):
+        drop()
+    engine.close()
 
 
 def case(id: str, title: str, summary: str, **fields: object) -> dict[str, object]:
@@ -76,19 +122,29 @@ def sample_records() -> list:
     return [with_inferred_forms(parse_record(r)) for r in [*SAMPLE, RESOLUTION]]
 
 
-@pytest.fixture(scope="module")
-def sample_service(segmenter: Segmenter, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchService]:
-    """A search core over a real embedded engine holding the sample corpus (read-only use)."""
-    engine = EmbeddedEngine(tmp_path_factory.mktemp("sample") / "db.sqlite3", segmenter)
+@pytest.fixture(scope="module", params=ENGINES)
+def sample_service(
+    request: pytest.FixtureRequest, segmenter: Segmenter, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SearchService]:
+    """A search core over each real engine holding the sample corpus (read-only use)."""
+    settings = engine_settings(request.param, request, tmp_path_factory.mktemp("sample"))
+    engine = open_engine(settings, segmenter)
     engine.upsert(sample_records())
-    engine.finish_writes()
     yield SearchService(engine, segmenter)
-    engine.close()
+    discard(engine)
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest, segmenter: Segmenter, tmp_path: Path) -> Iterator[Engine]:
+    """A fresh, empty engine of each kind."""
+    eng = open_engine(engine_settings(request.param, request, tmp_path), segmenter)
+    yield eng
+    discard(eng)
 
 
 @pytest.fixture
-def engine(segmenter: Segmenter, tmp_path: Path) -> Iterator[EmbeddedEngine]:
-    """A fresh, empty embedded engine in its own temporary file."""
+def embedded(segmenter: Segmenter, tmp_path: Path) -> Iterator[EmbeddedEngine]:
+    """A fresh, empty embedded engine (for what only the embedded engine has)."""
     eng = EmbeddedEngine(tmp_path / "db.sqlite3", segmenter)
     yield eng
     eng.close()

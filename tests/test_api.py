@@ -9,22 +9,28 @@ from typing import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import RESOLUTION, SAMPLE
+from conftest import ENGINES, RESOLUTION, SAMPLE, discard, engine_settings
 from service.app import create_app
 from service.settings import Settings
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+@pytest.fixture(scope="module", params=ENGINES)
+def client(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """The app on each engine, with the sample corpus loaded as its first-start fixtures."""
     folder = tmp_path_factory.mktemp("api")
     fixtures = folder / "fixtures"
     fixtures.mkdir()
     (fixtures / "sample.jsonl").write_text(
         "\n".join(json.dumps(r, ensure_ascii=False) for r in [*SAMPLE, RESOLUTION]), "utf-8"
     )
-    settings = Settings(data_path=folder / "db.sqlite3", fixtures_path=fixtures, cors_origins=["https://portal.example"])
-    with TestClient(create_app(settings)) as test_client:
+    settings = engine_settings(
+        request.param, request, folder, fixtures_path=fixtures, cors_origins=["https://portal.example"]
+    )
+    app = create_app(settings)
+    with TestClient(app) as test_client:
+        test_client.engine_name = request.param  # type: ignore[attr-defined]
         yield test_client
+        discard(app.state.casedigest.search.engine)
 
 
 def assert_error_shape(response, status: int, code: str | None = None) -> dict:  # type: ignore[no-untyped-def]
@@ -127,7 +133,7 @@ def test_method_not_allowed_has_the_shape(client: TestClient) -> None:
 def test_health_ready_docs_and_cors(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz").json()
-    assert ready["status"] == "ready" and ready["engine"] == "embedded" and ready["records"] == 11
+    assert ready["status"] == "ready" and ready["engine"] == client.engine_name and ready["records"] == 11  # type: ignore[attr-defined]
     assert client.get("/docs").status_code == 200
     assert "/v1/search" in client.get("/openapi.json").json()["paths"]
     preflight = client.options(
@@ -138,17 +144,40 @@ def test_health_ready_docs_and_cors(client: TestClient) -> None:
     assert "access-control-allow-origin" not in other.headers
 
 
-def test_dead_engine_gives_503_not_a_trace(tmp_path: Path) -> None:
-    # The data path is a file where a folder must be: the engine cannot open.
-    blocker = tmp_path / "blocker"
-    blocker.write_text("not a folder")
-    settings = Settings(data_path=blocker / "db.sqlite3", load_fixtures=False)
-    with TestClient(create_app(settings)) as dead:
+def dead_settings(kind: str, tmp_path: Path) -> Settings:
+    if kind == "embedded":
+        # The data path is a file where a folder must be: the engine cannot open.
+        blocker = tmp_path / "blocker"
+        blocker.write_text("not a folder")
+        return Settings(data_path=blocker / "db.sqlite3", load_fixtures=False)
+    # Nothing listens on port 9 of the loopback address.
+    return Settings(engine="elasticsearch", elasticsearch_url="http://127.0.0.1:9", elasticsearch_timeout=2,
+                    load_fixtures=False)
+
+
+@pytest.mark.parametrize("kind, names", [("embedded", "embedded"), ("elasticsearch", "Elasticsearch")])
+def test_dead_engine_gives_503_not_a_trace(tmp_path: Path, kind: str, names: str) -> None:
+    with TestClient(create_app(dead_settings(kind, tmp_path))) as dead:
         error = assert_error_shape(dead.get("/v1/search", params={"q": "毒品"}), 503, "engine_unavailable")
-        assert "embedded" in error["message"]
+        assert names in error["message"] and "Traceback" not in error["message"]
         ready = assert_error_shape(dead.get("/readyz"), 503, "engine_unavailable")
-        assert ready["detail"]["engine"] == "embedded"
+        assert ready["detail"]["engine"] == kind and ready["detail"]["reason"]
         assert dead.get("/healthz").status_code == 200
+
+
+def test_engine_that_comes_back_is_used(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    import service.state
+
+    settings = dead_settings("elasticsearch", tmp_path)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        assert client.get("/readyz").status_code == 503
+        live = engine_settings("elasticsearch", request, tmp_path, load_fixtures=False)
+        app.state.casedigest.settings = live  # the cluster now answers at the configured address
+        app.state.casedigest.last_attempt -= service.state.RETRY_ENGINE_SECONDS
+        assert client.get("/readyz").status_code == 200
+        assert client.get("/v1/search").json()["total"] == 0
+        discard(app.state.casedigest.search.engine)
 
 
 def test_fixtures_load_on_first_start(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The embedded engine's storage: upsert by id, delete, idempotent reloads, crash recovery."""
+"""Engine storage: upsert by id, delete, idempotent reloads (both engines); crash recovery (embedded)."""
 
 from __future__ import annotations
 
@@ -10,18 +10,19 @@ import time
 from pathlib import Path
 
 from conftest import CAIL, sample_records
+from indexing.engines.base import Engine
 from indexing.engines.embedded import EmbeddedEngine
 from indexing.query_model import EngineQuery, MatchAll, Term
 from indexing.records import parse_record
 from indexing.segmenter import Segmenter
 
 
-def total(engine: EmbeddedEngine, word: str | None = None) -> int:
+def total(engine: Engine, word: str | None = None) -> int:
     match = Term(word) if word else MatchAll()
     return engine.search(EngineQuery(match=match, size=1)).total
 
 
-def test_upsert_update_unchanged_delete(engine: EmbeddedEngine) -> None:
+def test_upsert_update_unchanged_delete(engine: Engine) -> None:
     records = sample_records()
     assert set(engine.upsert(records)) == {"inserted"}
     assert set(engine.upsert(records)) == {"unchanged"}
@@ -84,7 +85,7 @@ def test_kill_9_during_load_then_reload_gives_exactly_the_input(segmenter: Segme
     engine.close()
 
 
-def test_real_resolution_is_searchable_paragraph_by_paragraph(engine: EmbeddedEngine, segmenter: Segmenter) -> None:
+def test_real_resolution_is_searchable_paragraph_by_paragraph(engine: Engine, segmenter: Segmenter) -> None:
     from conftest import SEED
     from indexing.enrich import with_inferred_forms
     from indexing.resolution_parser import parse_resolution_text

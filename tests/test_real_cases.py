@@ -11,12 +11,12 @@ from typing import Iterator
 
 import pytest
 
-from conftest import CAIL
-from indexing.engines.embedded import EmbeddedEngine
+from conftest import CAIL, ENGINES, discard, engine_settings
 from indexing.field_map import FieldMap
 from indexing.loader import load_files
 from indexing.search import SearchRequest, SearchService
 from indexing.segmenter import Segmenter
+from service.state import open_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,13 +59,28 @@ QUERIES: list[tuple[str, list[str], list[str]]] = [
 ]
 
 
+CAIL_MAP = ROOT / "indexing/field_maps/cail2018.toml"
+
+
 @pytest.fixture(scope="module")
-def real_service(segmenter: Segmenter, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchService]:
-    engine = EmbeddedEngine(tmp_path_factory.mktemp("cail") / "db.sqlite3", segmenter)
-    report = load_files([CAIL], engine, FieldMap.load(ROOT / "indexing/field_maps/cail2018.toml"))
-    assert report.rejected == 0 and report.inserted == 4496
-    yield SearchService(engine, segmenter)
-    engine.close()
+def real_services(
+    request: pytest.FixtureRequest, segmenter: Segmenter, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, SearchService]]:
+    """Both engines, each holding the 4,496 real cases loaded through the CAIL field map."""
+    services = {}
+    for kind in ENGINES:
+        engine = open_engine(engine_settings(kind, request, tmp_path_factory.mktemp(kind)), segmenter)
+        report = load_files([CAIL], engine, FieldMap.load(CAIL_MAP))
+        assert report.rejected == 0 and report.inserted == 4496
+        services[kind] = SearchService(engine, segmenter)
+    yield services
+    for service in services.values():
+        discard(service.engine)
+
+
+@pytest.fixture(params=ENGINES)
+def real_service(request: pytest.FixtureRequest, real_services: dict[str, SearchService]) -> SearchService:
+    return real_services[request.param]
 
 
 def precision_at_10(service: SearchService, q: str, forms: list[str], targets: list[str]) -> float:
@@ -96,5 +111,39 @@ def test_every_crime_form_in_the_data_is_filterable(real_service: SearchService)
 
 @pytest.mark.slow
 def test_reload_of_real_cases_changes_nothing(real_service: SearchService) -> None:
-    report = load_files([CAIL], real_service.engine, FieldMap.load(ROOT / "indexing/field_maps/cail2018.toml"))
+    report = load_files([CAIL], real_service.engine, FieldMap.load(CAIL_MAP))
     assert report.unchanged == 4496 and report.inserted == report.updated == 0
+
+
+FILTER_ONLY = [
+    {},
+    {"crime_form": ["drugs"]},
+    {"crime_form": ["environment", "corruption"]},
+    {"charge": ["盗窃", "诈骗"]},
+    {"crime_form": ["drugs"], "charge": ["容留他人吸毒"]},
+    {"country": ["CN"], "crime_form": ["firearms"]},
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("filters", FILTER_ONLY)
+def test_engines_agree_on_filter_only_requests(real_services: dict[str, SearchService], filters: dict) -> None:
+    a, b = (real_services[k].search(SearchRequest(**filters, facet_size=50)) for k in ENGINES)
+    assert a.total == b.total
+    for name in a.facets:
+        assert [(x.value, x.count) for x in a.facets[name]] == [(x.value, x.count) for x in b.facets[name]], name
+
+
+@pytest.mark.slow
+def test_engines_rank_alike(real_services: dict[str, SearchService]) -> None:
+    overlaps = []
+    for q, forms, _ in QUERIES:
+        tops = [
+            {h.id for h in real_services[k].search(SearchRequest(q=q, crime_form=forms, size=10)).hits} for k in ENGINES
+        ]
+        overlaps.append(len(tops[0] & tops[1]) / max(len(tops[0]), 1))
+        totals = [real_services[k].search(SearchRequest(q=q, crime_form=forms, size=1)).total for k in ENGINES]
+        assert totals[0] == totals[1], q
+    mean = sum(overlaps) / len(overlaps)
+    print(f"average top-10 overlap embedded/elasticsearch: {mean:.3f}")
+    assert mean >= 0.7

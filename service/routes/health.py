@@ -18,7 +18,7 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", summary="检索引擎是否就绪")
 def readyz(state: State) -> JSONResponse:
-    if state.search is None:
+    if state.reconnect() is None:
         error = state.engine_error
         reason = error.message if error else "engine not started"
         return JSONResponse(
