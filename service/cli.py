@@ -129,6 +129,24 @@ def search(
 
 
 @app.command()
+def reindex() -> None:
+    """Elasticsearch: rebuild the index from its records under the latest definition, then swap the alias."""
+    settings = get_settings()
+    if settings.engine != "elasticsearch":
+        _fail("reindex applies to the Elasticsearch engine; the embedded index rebuilds itself when outdated")
+        return
+    try:
+        with _search_service(settings) as service:
+            old, new, count = service.engine.reindex(  # type: ignore[attr-defined]
+                progress=lambda n: typer.echo(f"{n} records copied", err=True)
+            )
+    except CasedigestError as exc:
+        _fail(exc.message)
+        return
+    typer.echo(json.dumps({"alias": settings.elasticsearch_index, "old": old, "new": new, "records": count}))
+
+
+@app.command()
 def stats() -> None:
     """Counts of records per type and per crime form, and the engine's state."""
     try:
