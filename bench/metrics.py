@@ -161,7 +161,7 @@ def grade(case_charges: Sequence[str], target_charges: Sequence[str]) -> int:
 
     2 when the case has a target charge (names compared after `normalize_charge`, so a trailing
     罪 or full-width brackets do not matter); 1 when a case charge and a target charge share a
-    crime form; 0 otherwise, and always 0 for grade 1 when the targets have no crime form.
+    crime form; 0 otherwise. Grade 1 never applies when the targets have no crime form.
     """
     return _grade(
         _charge_keys(case_charges), charge_forms(case_charges),

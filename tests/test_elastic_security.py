@@ -135,6 +135,8 @@ def test_wrong_password_is_503_naming_authentication(node: SecuredNode, admin_en
         assert error["detail"]["engine"] == "elasticsearch"
         assert "authentication" in error["detail"]["reason"].lower()
         assert_no_stack_trace(ready.text)
+        print(f"\nwrong password: /v1/search {response.status_code} {response.text}\n"
+              f"                /readyz {ready.status_code} {ready.text}")
     # The password itself never appears in what a user sees.
     assert wrong.elasticsearch_password not in response.text + ready.text
 
@@ -157,6 +159,8 @@ def test_reader_reads_but_cannot_write(node: SecuredNode, admin_engine: ElasticE
         assert isinstance(refused.value, CasedigestError)
         assert "privilege" in refused.value.message
         assert refused.value.detail.get("reason") == "authorization"
+        print(f"\nread-only user: upsert raised {type(refused.value).__name__}: {refused.value.message} "
+              f"{refused.value.detail}")
         # Nothing was written.
         assert admin_engine.get("t-reader-write") is None
     finally:

@@ -1,0 +1,503 @@
+"""Both engines side by side, with two plain Elasticsearch setups as peers: speed and quality.
+
+Systems:
+- `embedded`: `EmbeddedEngine` (tantivy + SQLite) in a fresh temporary folder;
+- `elasticsearch`: `ElasticEngine` on a fresh alias, opened through `service.state.open_engine`;
+- `es-standard` (peer): one `text` field of the raw title and summary, `standard` analyzer (a
+  Chinese text becomes one token per character), queried with `{"match": {"text": q}}` (OR);
+- `es-jieba-whitespace` (peer): the same text cut by jieba's search mode (default dictionary,
+  HMM on), joined by spaces, `whitespace` analyzer, queried with a `match` (OR) over the query's
+  search-mode tokens.
+The peers are what a team would build in an afternoon; both go to their own indices on the same
+node and are loaded with `helpers.streaming_bulk`. Both also index `crime_forms` (keyword) with
+the values our engines index, so the filtered queries filter the same way everywhere.
+
+Speed, on N records replicated from the real cases (`bench/load_and_query.py` builds them):
+segmentation only (`units_for`), the load rate of every system (our engines through `upsert` in
+batches of 2,000, segmentation included) and query latency after one warm-up pass: the query
+list of `load_and_query.py` through `SearchService.search` on our engines (facets, highlights and
+record lookups: what a user waits for), its plain-word queries on the bare engines and as the
+raw match on the peers.
+
+Quality, on the 4,496 original cases only (replicas would fill a top 10 with copies): every
+judged query of `bench/relevance/queries.jsonl` on every system, graded by `bench/metrics.py`:
+nDCG@10, P@10, MRR and zero-result counts, overall, per kind and per split, and the ten worst
+queries of each system.
+
+    python bench/engines.py [--cases 100000] [--port 9270] [--rounds 3] [--markdown] [--quality-only]
+
+It starts its own node with `scripts/elasticsearch.sh start --port P` and stops it at the end,
+unless `--es-url` names a running one (its indices are deleted at the end either way).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:  # `bench` is not an installed package
+    sys.path.insert(0, str(REPO_ROOT))
+
+import jieba  # noqa: E402
+from elasticsearch import Elasticsearch, helpers  # noqa: E402
+
+from bench.load_and_query import (  # noqa: E402
+    BATCH_SIZE,
+    DEFAULT_DATA,
+    PLAIN_CLASSES,
+    QUERIES,
+    BenchQuery,
+    Latencies,
+    bare_engine_query,
+    machine_info,
+    merged,
+    percentile,
+    prepare_records,
+    progress,
+    run_rounds,
+    summary_chars,
+)
+from bench.metrics import (  # noqa: E402
+    NDCG,
+    PRECISION,
+    RESULTS,
+    RR,
+    SummaryRow,
+    evaluate_ranking,
+    judge_by_id,
+    load_cases,
+    load_queries,
+    summarize,
+)
+from indexing.crime_forms import TAXONOMY  # noqa: E402
+from indexing.documents import units_for  # noqa: E402
+from indexing.engines.base import Engine, Record  # noqa: E402
+from indexing.engines.elastic import ElasticEngine  # noqa: E402
+from indexing.engines.embedded import EmbeddedEngine  # noqa: E402
+from indexing.errors import CasedigestError  # noqa: E402
+from indexing.search import SearchRequest, SearchService  # noqa: E402
+from indexing.segmenter import Segmenter  # noqa: E402
+from service.settings import Settings  # noqa: E402
+from service.state import elasticsearch_client, open_engine  # noqa: E402
+
+ES_SCRIPT = REPO_ROOT / "scripts/elasticsearch.sh"
+RESULTS_MD = REPO_ROOT / "bench/results/engines.md"
+SYSTEMS = ("embedded", "elasticsearch", "es-standard", "es-jieba-whitespace")
+PEERS = ("es-standard", "es-jieba-whitespace")
+PEER_CHUNK = 500  # documents per bulk request, as ElasticEngine sends them
+WORST = 10
+
+Ranked = tuple[int, list[str]]  # (total hits, ranked record ids)
+
+
+# ---- tables ----------------------------------------------------------------------------------
+@dataclass
+class Table:
+    title: str
+    header: tuple[str, ...]
+    rows: list[tuple[str, ...]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, *cells: object) -> None:
+        self.rows.append(tuple(str(c) for c in cells))
+
+    def text(self) -> str:
+        widths = [max(len(r[i]) for r in (self.header, *self.rows)) for i in range(len(self.header))]
+        line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+        return "\n".join([self.title, line(self.header), *(line(r) for r in self.rows), *self.notes])
+
+    def markdown(self) -> str:
+        cell = lambda c: c.replace("|", "\\|")  # noqa: E731
+        lines = [f"### {self.title}", "", "| " + " | ".join(self.header) + " |",
+                 "|" + "|".join("---" for _ in self.header) + "|"]
+        lines += ["| " + " | ".join(cell(c) for c in r) + " |" for r in self.rows]
+        return "\n".join(lines + ([""] + [f"- {n}" for n in self.notes] if self.notes else []))
+
+
+@dataclass
+class Report:
+    command: str
+    preamble: list[str] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+
+    def text(self) -> str:
+        return "\n\n".join([f"$ {self.command}\n" + "\n".join(self.preamble), *(t.text() for t in self.tables)])
+
+    def markdown(self) -> str:
+        head = f"`{self.command}`\n\n" + "  \n".join(self.preamble)
+        return "\n\n".join(["# Engines and peers", head, *(t.markdown() for t in self.tables)]) + "\n"
+
+
+# ---- the Elasticsearch node ------------------------------------------------------------------
+def start_node(port: int, heap: str) -> str:
+    """Start (or reuse) this script's node on `port` with the project's script; returns its URL."""
+    env = {**os.environ, "CASEDIGEST_ES_JAVA_OPTS": f"-Xms{heap} -Xmx{heap}"}
+    done = subprocess.run([str(ES_SCRIPT), "start", "--port", str(port)], env=env, check=True,
+                          stdout=subprocess.PIPE, text=True)
+    return done.stdout.strip().splitlines()[-1]
+
+
+def stop_node(port: int) -> None:
+    subprocess.run([str(ES_SCRIPT), "stop", "--port", str(port)], check=False)
+
+
+# ---- the peers -------------------------------------------------------------------------------
+def peer_text(record: Record) -> str:
+    """The raw text a plain setup indexes: title and summary, as our units carry them."""
+    return f"{record.title}\n{record.summary or ''}"
+
+
+def record_forms(record: Record) -> list[str]:
+    """The crime forms our engines index for a record (`units_for` adds the ancestors)."""
+    return TAXONOMY.with_ancestors(record.crime_form_codes)
+
+
+class Peer:
+    """A plain Elasticsearch index: one analysed `text` field and a `crime_forms` keyword."""
+
+    def __init__(self, client: Elasticsearch, name: str, index: str) -> None:
+        self.client = client
+        self.name = name
+        self.index = index
+        self.analyzer = "standard" if name == "es-standard" else "whitespace"
+        self._jieba: jieba.Tokenizer | None = None
+        if name == "es-jieba-whitespace":
+            self._jieba = jieba.Tokenizer()  # default dictionary, untouched by our Segmenter
+            self._jieba.initialize()
+
+    def tokens(self, text: str) -> str:
+        """What goes into `text` (and into the match): the raw text, or jieba's search-mode cut."""
+        if self._jieba is None:
+            return text
+        return " ".join(t for t in self._jieba.cut_for_search(text) if t.strip())
+
+    def create(self) -> None:
+        self.client.indices.create(index=self.index, settings={"number_of_shards": 1, "number_of_replicas": 0},
+                                   mappings={"properties": {"text": {"type": "text", "analyzer": self.analyzer},
+                                                            "crime_forms": {"type": "keyword"}}})
+
+    def load(self, records: Sequence[Record]) -> int:
+        """Index every record with `streaming_bulk` (jieba runs inside, as part of the load)."""
+        def actions() -> Iterator[dict[str, Any]]:
+            for record in records:
+                yield {"_index": self.index, "_id": record.id,
+                       "_source": {"text": self.tokens(peer_text(record)), "crime_forms": record_forms(record)}}
+
+        ok = sum(1 for done, _ in helpers.streaming_bulk(self.client, actions(), chunk_size=PEER_CHUNK,
+                                                          raise_on_error=True) if done)
+        self.client.indices.refresh(index=self.index)
+        return ok
+
+    def search(self, q: str, crime_form: Sequence[str] = ()) -> Ranked:
+        """Top 10 and the exact hit count (as our engines count), BM25 over `text`."""
+        query: dict[str, Any] = {"match": {"text": self.tokens(q)}}
+        if crime_form:
+            query = {"bool": {"must": [query], "filter": [{"terms": {"crime_forms": list(crime_form)}}]}}
+        response = self.client.search(index=self.index, query=query, size=10, track_total_hits=True, source=False)
+        return response["hits"]["total"]["value"], [h["_id"] for h in response["hits"]["hits"]]
+
+    def drop(self) -> None:
+        self.client.options(ignore_status=404).indices.delete(index=self.index)
+
+
+# ---- our engines -----------------------------------------------------------------------------
+def es_settings(url: str, alias: str) -> Settings:
+    # A 60 s timeout: a bulk of 2,000 cases with a busy node can take more than the default 10 s.
+    return Settings(engine="elasticsearch", elasticsearch_url=url, elasticsearch_index=alias,
+                    elasticsearch_timeout=60.0)
+
+
+def load_engine(engine: Engine, records: Sequence[Record], label: str) -> float:
+    """`upsert` in batches of 2,000, then `finish_writes`; returns the seconds it took."""
+    started = time.perf_counter()
+    for start in range(0, len(records), BATCH_SIZE):
+        outcomes = engine.upsert(records[start : start + BATCH_SIZE])
+        if outcomes.count("inserted") != len(outcomes):
+            raise SystemExit(f"{label}: only {outcomes.count('inserted')} of {len(outcomes)} records inserted")
+        if (start // BATCH_SIZE) % 10 == 9:
+            progress(f"  {label}: {start + BATCH_SIZE:,} loaded, {time.perf_counter() - started:.0f} s")
+    engine.finish_writes()
+    return time.perf_counter() - started
+
+
+def service_ranked(service: SearchService, q: str, crime_form: Sequence[str] = ()) -> Ranked:
+    result = service.search(SearchRequest(q=q, crime_form=list(crime_form), size=10))
+    return result.total, [hit.id for hit in result.hits]
+
+
+@dataclass
+class Systems:
+    """The four systems over one set of records, and how to tear them down."""
+
+    embedded: EmbeddedEngine
+    elastic: ElasticEngine
+    peers: dict[str, Peer]
+    load_s: dict[str, float]
+
+    def searchers(self, segmenter: Segmenter) -> dict[str, Callable[[str, Sequence[str]], Ranked]]:
+        emb, es = SearchService(self.embedded, segmenter), SearchService(self.elastic, segmenter)
+        out: dict[str, Callable[[str, Sequence[str]], Ranked]] = {
+            "embedded": lambda q, f: service_ranked(emb, q, f),
+            "elasticsearch": lambda q, f: service_ranked(es, q, f),
+        }
+        out.update({name: peer.search for name, peer in self.peers.items()})
+        return out
+
+    def close(self) -> None:
+        self.embedded.close()
+        for peer in self.peers.values():
+            peer.drop()
+        self.elastic.drop()
+        self.elastic.close()
+
+
+def build_systems(records: Sequence[Record], segmenter: Segmenter, url: str, workdir: Path, tag: str) -> Systems:
+    """Load the same records into all four systems, timing each load."""
+    load_s: dict[str, float] = {}
+    progress(f"[{tag}] loading {len(records):,} records into the embedded engine …")
+    embedded = EmbeddedEngine(workdir / f"{tag}.db", segmenter)
+    load_s["embedded"] = load_engine(embedded, records, "embedded")
+    progress(f"[{tag}] loading into the Elasticsearch engine …")
+    elastic = open_engine(es_settings(url, f"bench-engines-{tag}-{os.getpid()}"), segmenter)
+    assert isinstance(elastic, ElasticEngine)
+    load_s["elasticsearch"] = load_engine(elastic, records, "elasticsearch")
+    client = elasticsearch_client(es_settings(url, "unused"))
+    peers: dict[str, Peer] = {}
+    for name in PEERS:
+        progress(f"[{tag}] loading the {name} peer …")
+        peer = Peer(client, name, f"bench-peer-{name}-{tag}-{os.getpid()}")
+        peer.drop()
+        peer.create()
+        peers[name] = peer
+        started = time.perf_counter()
+        if peer.load(records) != len(records):
+            raise SystemExit(f"{name}: not every record was indexed")
+        load_s[name] = time.perf_counter() - started
+    return Systems(embedded, elastic, peers, load_s)
+
+
+# ---- speed -----------------------------------------------------------------------------------
+def latency_cells(lat: Latencies) -> tuple[str, ...]:
+    row = lat.row()
+    return (f"{row['p50']:.1f}", f"{row['p99']:.1f}", f"{row['mean']:.1f}", f"{row['qps']:.0f}", f"{row['n']:.0f}")
+
+
+def median_ms(lat: Latencies) -> str:
+    return f"{percentile(lat.samples, 0.5) * 1000:.1f}"
+
+
+def speed(args: argparse.Namespace, url: str, segmenter: Segmenter, workdir: Path, report: Report) -> None:
+    n = args.cases
+    progress(f"preparing {n:,} records …")
+    started = time.perf_counter()
+    records = prepare_records(args.data, n)
+    prepare_s = time.perf_counter() - started
+    chars = summary_chars(records)
+    report.preamble.append(f"speed: {n:,} cases replicated from the real ones, {chars:,} summary chars; "
+                           f"records prepared in {prepare_s:.1f} s")
+
+    progress("segmentation only …")
+    started = time.perf_counter()
+    for record in records:
+        units_for(record, segmenter)
+    seg_s = time.perf_counter() - started
+
+    systems = build_systems(records, segmenter, url, workdir, "speed")
+    try:
+        loads = Table(f"Load, {n:,} cases", ("system", "how", "cases/s", "k chars/s", "seconds", "segmentation / load"))
+        loads.add("segmentation only", "`units_for` over every record", f"{n / seg_s:,.0f}",
+                  f"{chars / seg_s / 1000:,.0f}", f"{seg_s:.1f}", "1.00")
+        how = {"embedded": "`upsert` ×2,000 + `finish_writes`", "elasticsearch": "`upsert` ×2,000 + `finish_writes`",
+               "es-standard": "`streaming_bulk` of raw text + refresh",
+               "es-jieba-whitespace": "jieba `cut_for_search` + `streaming_bulk` + refresh"}
+        for name in SYSTEMS:
+            s = systems.load_s[name]
+            ratio = f"{seg_s / s:.2f} (target ≥ 0.80)" if name in ("embedded", "elasticsearch") else "(peer)"
+            loads.add(name, how[name], f"{n / s:,.0f}", f"{chars / s / 1000:,.0f}", f"{s:.1f}", ratio)
+        loads.notes.append("Our engines segment inside `upsert` (jieba with the legal dictionary, sub-words, "
+                           "characters, for eight word fields and three character fields); the peers index "
+                           "title + summary only.")
+        report.tables.append(loads)
+        del records
+
+        query_speed(args, systems, segmenter, report)
+    finally:
+        systems.close()
+
+
+def query_speed(args: argparse.Namespace, systems: Systems, segmenter: Segmenter, report: Report) -> None:
+    rounds = args.rounds
+    plain = [bq for bq in QUERIES if bq.kind in PLAIN_CLASSES]
+    table = Table(f"Query latency (ms), one warm-up pass then {rounds} rounds",
+                  ("system", "queries", "p50", "p99", "mean", "q/s", "samples"))
+    service_times: dict[str, dict[Any, Latencies]] = {}
+    service_answers: dict[str, dict[Any, Any]] = {}
+    bare_times: dict[str, dict[Any, Latencies]] = {}
+    for name, engine in (("embedded", systems.embedded), ("elasticsearch", systems.elastic)):
+        progress(f"queries through SearchService on {name} …")
+        service = SearchService(engine, segmenter)
+        times, answers = run_rounds(list(QUERIES), lambda bq: service.search(bq.request()), rounds)
+        service_times[name], service_answers[name] = times, answers
+        table.add(name, f"all {len(QUERIES)}, `SearchService`", *latency_cells(merged(times, lambda _: True)))
+        for kind in (*PLAIN_CLASSES, "syntax", "filter"):
+            count = sum(1 for bq in QUERIES if bq.kind == kind)
+            table.add(name, f"{kind} ({count}), `SearchService`", *latency_cells(merged(times, lambda bq: bq.kind == kind)))
+        engine_queries = {bq: bare_engine_query(segmenter, bq.q) for bq in plain}
+        bare, _ = run_rounds(plain, lambda bq: engine.search(engine_queries[bq]), rounds)
+        bare_times[name] = bare
+        table.add(name, f"plain {len(plain)}, `engine.search` only", *latency_cells(merged(bare, lambda _: True)))
+
+    peer_times: dict[str, dict[Any, Latencies]] = {}
+    peer_answers: dict[str, dict[Any, Ranked]] = {}
+    for name, peer in systems.peers.items():
+        progress(f"queries on the {name} peer …")
+        times, answers = run_rounds(plain, lambda bq: peer.search(bq.q), rounds)
+        peer_times[name], peer_answers[name] = times, answers
+        table.add(name, f"plain {len(plain)}, raw `match`", *latency_cells(merged(times, lambda _: True)))
+        for kind in PLAIN_CLASSES:
+            count = sum(1 for bq in plain if bq.kind == kind)
+            table.add(name, f"{kind} ({count}), raw `match`", *latency_cells(merged(times, lambda bq: bq.kind == kind)))
+    table.notes.append("`SearchService` = what a user waits for: document frequencies for the sub-word fallback, "
+                       "the search with six facets and highlights, and the record lookup of the top 10. "
+                       "`engine.search` only = ranking and exact count, no facets. The peers count exactly too "
+                       "(`track_total_hits`), as our engines do.")
+    table.notes.append("p99 is nearest-rank over all samples of a row; with 6–8 queries per class it is the slowest one.")
+    report.tables.append(table)
+
+    for name, times in service_times.items():
+        answers = service_answers[name]
+        slow = Table(f"Slowest queries, {name} (`SearchService`)", ("query", "class", "max ms", "median ms", "hits"))
+        for bq in sorted(times, key=lambda b: -max(times[b].samples))[:8]:
+            slow.add(bq.label, bq.kind, f"{max(times[bq].samples) * 1000:.1f}", median_ms(times[bq]),
+                     f"{answers[bq].total:,}")
+        report.tables.append(slow)
+
+    per_query = Table("Plain-word queries, median ms (hits)",
+                      ("query", "class", "embedded", "elasticsearch", "elasticsearch bare", *PEERS))
+    for bq in plain:
+        cells = [f"{median_ms(service_times[s][bq])} ({service_answers[s][bq].total:,})" for s in ("embedded", "elasticsearch")]
+        cells.append(median_ms(bare_times["elasticsearch"][bq]))
+        cells += [f"{median_ms(peer_times[p][bq])} ({peer_answers[p][bq][0]:,})" for p in PEERS]
+        per_query.add(bq.q, bq.kind, *cells)
+    report.tables.append(per_query)
+
+
+# ---- quality ---------------------------------------------------------------------------------
+def quality(args: argparse.Namespace, url: str, segmenter: Segmenter, workdir: Path, report: Report) -> None:
+    queries = load_queries()
+    cases = load_cases(args.data)
+    records = prepare_records(args.data, len(cases))
+    # prepare_records renames each case `<id>-r0000`; judge the records under their own ids.
+    grades = judge_by_id(queries, [{"id": r.id, "charges": c.get("charges") or []} for r, c in zip(records, cases)])
+    report.preamble.append(f"quality: {len(queries)} judged queries on the {len(records):,} original cases "
+                           "(a separate load of each system)")
+
+    systems = build_systems(records, segmenter, url, workdir, "quality")
+    per_system: dict[str, dict[str, dict[str, float]]] = {}
+    failures: list[str] = []
+    try:
+        for name, search in systems.searchers(segmenter).items():
+            progress(f"judged queries on {name} …")
+            metrics: dict[str, dict[str, float]] = {}
+            for query in queries:
+                try:
+                    total, ranked = search(query.q, query.crime_form)
+                except CasedigestError as exc:
+                    failures.append(f"{name} {query.id} {query.q!r}: {exc.message}")
+                    total, ranked = 0, []
+                metrics[query.id] = evaluate_ranking(ranked, grades[query.id], total=total)
+            per_system[name] = metrics
+    finally:
+        systems.close()
+
+    summaries = {name: summarize(metrics, queries) for name, metrics in per_system.items()}
+    groups = [row.group for row in summaries["embedded"]]
+    counts = {row.group: row.queries for row in summaries["embedded"]}
+
+    def metric_table(title: str, value: Callable[[SummaryRow], str], keep: Callable[[str], bool]) -> Table:
+        table = Table(title, ("group", "queries", *SYSTEMS))
+        by_group = {name: {row.group: row for row in rows} for name, rows in summaries.items()}
+        for group in filter(keep, groups):
+            table.add(group, counts[group], *(value(by_group[s][group]) for s in SYSTEMS))
+        return table
+
+    main_groups = lambda g: "/" not in g  # noqa: E731  (all, kind=…, split=…)
+    report.tables.append(metric_table("nDCG@10", lambda r: f"{r.ndcg:.3f}", lambda _: True))
+    report.tables.append(metric_table("P@10 (grade 2 only)", lambda r: f"{r.precision:.3f}", main_groups))
+    report.tables.append(metric_table("MRR (first grade-2 result)", lambda r: f"{r.mrr:.3f}", main_groups))
+    zero = metric_table("Zero-result queries", lambda r: str(r.zero_results), main_groups)
+    if failures:
+        zero.notes.append("errors (counted as zero results): " + "; ".join(failures))
+    report.tables.append(zero)
+
+    by_id = {q.id: q for q in queries}
+    for name in SYSTEMS:
+        metrics = per_system[name]
+        worst = Table(f"Worst {WORST} queries, {name}", ("id", "kind", "split", "query", "nDCG@10", "P@10", "RR", "hits"))
+        for qid in sorted(metrics, key=lambda i: (metrics[i][NDCG], i))[:WORST]:
+            q, m = by_id[qid], metrics[qid]
+            query_text = q.q + (f" [crime_form={','.join(q.crime_form)}]" if q.crime_form else "")
+            worst.add(qid, q.kind, q.split, query_text, f"{m[NDCG]:.3f}", f"{m[PRECISION]:.1f}", f"{m[RR]:.2f}",
+                      f"{m[RESULTS]:,.0f}")
+        report.tables.append(worst)
+
+
+# ---- main ------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=100_000, help="records for the speed part (default 100000)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="CAIL2018 JSONL file of the real cases")
+    parser.add_argument("--port", type=int, default=9270, help="port of the node this script starts (default 9270)")
+    parser.add_argument("--es-url", help="use this running node instead of starting one")
+    parser.add_argument("--es-heap", default="1g", help="heap of the node this script starts (default 1g)")
+    parser.add_argument("--rounds", type=int, default=3, help="timed query rounds after one warm-up (default 3)")
+    parser.add_argument("--markdown", action="store_true", help=f"also print markdown and write it to {RESULTS_MD.relative_to(REPO_ROOT)}")
+    parser.add_argument("--quality-only", action="store_true", help="skip the speed part")
+    args = parser.parse_args(argv)
+    if not args.data.is_file():
+        print(f"no data file at {args.data}", file=sys.stderr)
+        return 2
+    command = ("python bench/engines.py " + shlex.join(sys.argv[1:] if argv is None else argv)).strip()
+
+    url = args.es_url
+    try:
+        if url is None:
+            progress(f"starting Elasticsearch on port {args.port} …")
+            url = start_node(args.port, args.es_heap)
+        client = Elasticsearch(url, request_timeout=30)
+        # GET / is not served by the integ-test distribution; the nodes API is.
+        nodes = client.nodes.info(metric="_none", filter_path="nodes.*.version")["nodes"]
+        es_version = ", ".join(sorted({n["version"] for n in nodes.values()}))
+        client.close()
+        report = Report(command, [machine_info() + f", Elasticsearch {es_version} (one node"
+                                  + (f", heap {args.es_heap})" if args.es_url is None else ")")])
+        segmenter = Segmenter()
+        with tempfile.TemporaryDirectory(prefix="bench-engines-") as tmp:
+            if not args.quality_only:
+                speed(args, url, segmenter, Path(tmp), report)
+            quality(args, url, segmenter, Path(tmp), report)
+    finally:
+        if args.es_url is None:
+            progress(f"stopping Elasticsearch on port {args.port} …")
+            stop_node(args.port)
+    print(report.text())
+    if args.markdown:
+        markdown = report.markdown()
+        print("\n" + markdown)
+        RESULTS_MD.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS_MD.write_text(markdown, encoding="utf-8")
+        progress(f"written to {RESULTS_MD}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
