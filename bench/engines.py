@@ -475,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
             url = start_node(args.port, args.es_heap)
         client = Elasticsearch(url, request_timeout=30)
         # GET / is not served by the integ-test distribution; the nodes API is.
-        nodes = client.nodes.info(metric="_none", filter_path="nodes.*.version")["nodes"]
+        nodes = client.nodes.info(node_id="_all", metric="_none", filter_path="nodes.*.version")["nodes"]
         es_version = ", ".join(sorted({n["version"] for n in nodes.values()}))
         client.close()
         report = Report(command, [machine_info() + f", Elasticsearch {es_version} (one node"

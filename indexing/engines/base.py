@@ -12,15 +12,30 @@ Record = CaseDigest | Resolution
 Outcome = Literal["inserted", "updated", "unchanged"]
 
 
-@dataclass
-class WriteResult:
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    deleted: int = 0
+Role = Literal["librarian", "admin"]
 
-    def add(self, outcome: Outcome) -> None:
-        setattr(self, outcome, getattr(self, outcome) + 1)
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A write key as stored: only the SHA-256 of the secret is kept."""
+
+    name: str
+    role: Role
+    key_hash: str
+    created_at: str
+    revoked_at: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One write: who (key name), when, what, and the content hash before and after."""
+
+    time: str
+    key_name: str
+    action: Literal["insert", "update", "delete"]
+    record_id: str
+    hash_before: str | None
+    hash_after: str | None
 
 
 @dataclass(frozen=True)
@@ -56,6 +71,29 @@ class Engine(Protocol):
 
     def count_records(self) -> dict[str, int]:
         """Number of records per doc_type."""
+        ...
+
+    def content_hashes(self, record_ids: Sequence[str]) -> dict[str, str]:
+        """The stored content hash of each existing record."""
+        ...
+
+    def source_record_ids(self, source_name: str) -> set[str]:
+        """Ids of the records whose `source.name` is `source_name` (for sync loads)."""
+        ...
+
+    # The service's own keys and audit trail, kept by the engine in use.
+    def put_key(self, key: ApiKey) -> None: ...
+
+    def keys(self) -> list[ApiKey]: ...
+
+    def key_by_hash(self, key_hash: str) -> ApiKey | None: ...
+
+    def revoke_key(self, name: str, when: str) -> bool: ...
+
+    def append_audit(self, entries: Sequence[AuditEntry]) -> None: ...
+
+    def audit(self, limit: int = 100, record_id: str | None = None) -> list[AuditEntry]:
+        """The newest entries first."""
         ...
 
     def health(self) -> EngineHealth: ...

@@ -14,6 +14,7 @@ import base64
 import json
 import logging
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -22,6 +23,7 @@ from elasticsearch import (
     AuthenticationException,
     AuthorizationException,
     ConnectionError as ESConnectionError,
+    ConflictError,
     ConnectionTimeout,
     Elasticsearch,
     NotFoundError,
@@ -31,8 +33,8 @@ from elasticsearch import (
 
 from indexing import ranking
 from indexing.documents import CHAR_FIELDS, WORD_FIELDS, IndexUnit, units_for
-from indexing.engines.base import EngineHealth, Outcome, Record
-from indexing.errors import CasedigestError, EngineUnavailable
+from indexing.engines.base import ApiKey, AuditEntry, EngineHealth, Outcome, Record
+from indexing.errors import BadRequest, CasedigestError, EngineUnavailable
 from indexing.query_model import (
     And,
     EngineHit,
@@ -194,12 +196,12 @@ class ElasticEngine:
         return old, new, count
 
     def drop(self) -> None:
-        """Delete the alias and every index behind it (tests and `--reset`)."""
+        """Delete the alias, every index behind it, and the keys and audit indices."""
         try:
             indices = list(self.client.indices.get_alias(name=self.alias).body)
         except NotFoundError:
-            return
-        for index in indices:
+            indices = []
+        for index in [*indices, self._keys_index, self._audit_index]:
             self.client.options(ignore_status=404).indices.delete(index=index)
 
     # ---- writes ------------------------------------------------------------------------
@@ -417,6 +419,95 @@ class ElasticEngine:
         total = response["hits"]["total"]["value"]
         buckets = response.get("aggregations", {}).get("df", {}).get("buckets", {})
         return total, {w: int(b["doc_count"]) for w, b in buckets.items()}
+
+    def content_hashes(self, record_ids: Sequence[str]) -> dict[str, str]:
+        sources = self._head_sources(list(dict.fromkeys(record_ids)), ["content_hash"])
+        return {rid: src["content_hash"] for rid, src in sources.items() if "content_hash" in src}
+
+    def source_record_ids(self, source_name: str) -> set[str]:
+        ids: set[str] = set()
+        for hit in helpers.scan(self.client, index=self.alias, _source=False,
+                                query={"query": {"bool": {"filter": [
+                                    {"term": {"unit_kind": "record"}}, {"term": {"source_name": source_name}}]}}}):
+            ids.add(hit["_id"])
+        return ids
+
+    # ---- the service's keys and audit trail: small indices beside the alias ------------
+    @property
+    def _keys_index(self) -> str:
+        return f"{self.alias}-keys"
+
+    @property
+    def _audit_index(self) -> str:
+        return f"{self.alias}-audit"
+
+    def _ensure_side_index(self, name: str, properties: dict[str, Any]) -> None:
+        if not self._call("checking an index", lambda: self.client.indices.exists(index=name)):
+            self.client.options(ignore_status=400).indices.create(
+                index=name,
+                settings={"index": {"number_of_shards": 1, "number_of_replicas": self.replicas}},
+                mappings={"dynamic": "strict", "properties": properties},
+            )
+
+    def _ensure_keys_index(self) -> None:
+        keyword = {"type": "keyword"}
+        self._ensure_side_index(self._keys_index, {
+            "name": keyword, "role": keyword, "key_hash": keyword, "created_at": keyword, "revoked_at": keyword})
+
+    def put_key(self, key: ApiKey) -> None:
+        self._ensure_keys_index()
+        try:
+            self.client.index(index=self._keys_index, id=key.name, document=asdict(key), op_type="create", refresh="wait_for")
+        except ConflictError:
+            raise BadRequest(f"a key named {key.name!r} already exists", {"name": key.name}) from None
+        except (TransportError, ApiError) as exc:
+            raise _translate(exc, "storing a key") from None
+
+    def keys(self) -> list[ApiKey]:
+        self._ensure_keys_index()
+        response = self._call("reading keys", lambda: self.client.search(
+            index=self._keys_index, size=1000, sort=[{"created_at": "asc"}, {"name": "asc"}]))
+        return [ApiKey(**hit["_source"]) for hit in response["hits"]["hits"]]
+
+    def key_by_hash(self, key_hash: str) -> ApiKey | None:
+        self._ensure_keys_index()
+        response = self._call("checking a key", lambda: self.client.search(
+            index=self._keys_index, size=1, query={"term": {"key_hash": key_hash}}))
+        hits = response["hits"]["hits"]
+        return ApiKey(**hits[0]["_source"]) if hits else None
+
+    def revoke_key(self, name: str, when: str) -> bool:
+        current = next((k for k in self.keys() if k.name == name and k.revoked_at is None), None)
+        if current is None:
+            return False
+        self._call("revoking a key", lambda: self.client.update(
+            index=self._keys_index, id=name, doc={"revoked_at": when}, refresh="wait_for"))
+        return True
+
+    def append_audit(self, entries: Sequence[AuditEntry]) -> None:
+        if not entries:
+            return
+        keyword = {"type": "keyword"}
+        self._ensure_side_index(self._audit_index, {
+            "time": {"type": "date"}, "seq": {"type": "long"}, "key_name": keyword, "action": keyword,
+            "record_id": keyword, "hash_before": keyword, "hash_after": keyword})
+        base = time.time_ns()
+        self._run_bulk(
+            {"_op_type": "index", "_index": self._audit_index, "_source": {**asdict(e), "seq": base + i}}
+            for i, e in enumerate(entries)
+        )
+        self._call("refreshing the audit trail", lambda: self.client.indices.refresh(index=self._audit_index))
+
+    def audit(self, limit: int = 100, record_id: str | None = None) -> list[AuditEntry]:
+        if not self._call("checking an index", lambda: self.client.indices.exists(index=self._audit_index)):
+            return []
+        query = {"term": {"record_id": record_id}} if record_id is not None else {"match_all": {}}
+        response = self._call("reading the audit trail", lambda: self.client.search(
+            index=self._audit_index, size=limit, query=query, sort=[{"seq": "desc"}]))
+        return [
+            AuditEntry(**{k: v for k, v in hit["_source"].items() if k != "seq"})
+            for hit in response["hits"]["hits"]
+        ]
 
     def count_records(self) -> dict[str, int]:
         body = {"size": 0, "query": {"term": {"unit_kind": "record"}},

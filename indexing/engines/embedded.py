@@ -26,8 +26,8 @@ import tantivy
 
 from indexing import ranking
 from indexing.documents import CHAR_FIELDS, WORD_FIELDS, IndexUnit, units_for
-from indexing.engines.base import EngineHealth, Outcome, Record
-from indexing.errors import EngineUnavailable
+from indexing.engines.base import ApiKey, AuditEntry, EngineHealth, Outcome, Record
+from indexing.errors import BadRequest, EngineUnavailable
 from indexing.query_model import (
     And,
     EngineHit,
@@ -70,6 +70,23 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_source ON records(source_name);
 CREATE TABLE IF NOT EXISTS pending (id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS api_keys (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    key_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    time TEXT NOT NULL,
+    key_name TEXT NOT NULL,
+    action TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    hash_before TEXT,
+    hash_after TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_record ON audit(record_id);
 """
 
 
@@ -368,6 +385,63 @@ class EmbeddedEngine:
     def doc_freqs(self, words: Iterable[str]) -> tuple[int, dict[str, int]]:
         searcher = self._searcher()
         return searcher.num_docs, {w: searcher.doc_freq("summary_w", w) for w in words}
+
+    def content_hashes(self, record_ids: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        ids = list(dict.fromkeys(record_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(self._db().execute(f"SELECT id, content_hash FROM records WHERE id IN ({marks})", chunk))
+        return found
+
+    def source_record_ids(self, source_name: str) -> set[str]:
+        rows = self._db().execute("SELECT id FROM records WHERE source_name = ?", (source_name,))
+        return {r[0] for r in rows}
+
+    def put_key(self, key: ApiKey) -> None:
+        try:
+            self._db().execute(
+                "INSERT INTO api_keys(name, role, key_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)",
+                (key.name, key.role, key.key_hash, key.created_at, key.revoked_at),
+            )
+        except sqlite3.IntegrityError:
+            raise BadRequest(f"a key named {key.name!r} already exists", {"name": key.name}) from None
+
+    def keys(self) -> list[ApiKey]:
+        rows = self._db().execute("SELECT name, role, key_hash, created_at, revoked_at FROM api_keys ORDER BY created_at, name")
+        return [ApiKey(*row) for row in rows]
+
+    def key_by_hash(self, key_hash: str) -> ApiKey | None:
+        row = self._db().execute(
+            "SELECT name, role, key_hash, created_at, revoked_at FROM api_keys WHERE key_hash = ?", (key_hash,)
+        ).fetchone()
+        return ApiKey(*row) if row else None
+
+    def revoke_key(self, name: str, when: str) -> bool:
+        cursor = self._db().execute(
+            "UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (when, name)
+        )
+        return cursor.rowcount > 0
+
+    def append_audit(self, entries: Sequence[AuditEntry]) -> None:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany(
+            "INSERT INTO audit(time, key_name, action, record_id, hash_before, hash_after) VALUES (?, ?, ?, ?, ?, ?)",
+            [(e.time, e.key_name, e.action, e.record_id, e.hash_before, e.hash_after) for e in entries],
+        )
+        db.execute("COMMIT")
+
+    def audit(self, limit: int = 100, record_id: str | None = None) -> list[AuditEntry]:
+        sql = "SELECT time, key_name, action, record_id, hash_before, hash_after FROM audit"
+        args: list[Any] = []
+        if record_id is not None:
+            sql += " WHERE record_id = ?"
+            args.append(record_id)
+        sql += " ORDER BY seq DESC LIMIT ?"
+        args.append(limit)
+        return [AuditEntry(*row) for row in self._db().execute(sql, args)]
 
     def count_records(self) -> dict[str, int]:
         rows = self._db().execute("SELECT doc_type, COUNT(*) FROM records GROUP BY doc_type").fetchall()
