@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     elasticsearch_timeout: float = Field(10.0, description="Seconds before an Elasticsearch request times out.")
     elasticsearch_shards: int = Field(1, description="Primary shards of a newly created index.")
     elasticsearch_replicas: int = Field(0, description="Replicas of a newly created index (1 or more on a cluster).")
+    reads_require_key: bool = Field(
+        False, description="Require an API key (any role) for reads too; writes always require one."
+    )
     host: str = Field("127.0.0.1", description="Address `casedigest serve` listens on.")
     port: int = Field(8000, description="Port `casedigest serve` listens on.")
 
