@@ -286,6 +286,44 @@ def build_systems(records: Sequence[Record], segmenter: Segmenter, url: str, wor
 
 
 # ---- speed -----------------------------------------------------------------------------------
+class TimedEngine:
+    """An engine that adds up the time spent in each engine call (where a search's time goes)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self.spent: dict[str, float] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._engine, name)
+        if not callable(attr):
+            return attr
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                self.spent[name] = self.spent.get(name, 0.0) + time.perf_counter() - started
+
+        return timed
+
+
+def breakdown(engine: Engine, segmenter: Segmenter, queries: Sequence[BenchQuery], rounds: int) -> dict[str, float]:
+    """Mean ms per query spent in each engine call and in the core itself, over `rounds` passes."""
+    timed = TimedEngine(engine)
+    service = SearchService(timed, segmenter)  # type: ignore[arg-type]  # duck-typed engine
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for bq in queries:
+            service.search(bq.request())
+    total = time.perf_counter() - started
+    n = rounds * len(queries)
+    out = {name: spent / n * 1000 for name, spent in timed.spent.items()}
+    out["total"] = total / n * 1000
+    out["core"] = out["total"] - sum(timed.spent.values()) / n * 1000
+    return out
+
+
 def latency_cells(lat: Latencies) -> tuple[str, ...]:
     row = lat.row()
     return (f"{row['p50']:.1f}", f"{row['p99']:.1f}", f"{row['mean']:.1f}", f"{row['qps']:.0f}", f"{row['n']:.0f}")
@@ -306,12 +344,15 @@ def speed(args: argparse.Namespace, url: str, segmenter: Segmenter, workdir: Pat
                            f"records prepared in {prepare_s:.1f} s")
 
     progress("segmentation only …")
+    before = os.getloadavg()
     started = time.perf_counter()
     for record in records:
         units_for(record, segmenter)
     seg_s = time.perf_counter() - started
 
     systems = build_systems(records, segmenter, url, workdir, "speed")
+    report.preamble.append(f"load average before the loads {before[0]:.1f}, after them {os.getloadavg()[0]:.1f} "
+                           "(other processes on the machine share its cores)")
     try:
         loads = Table(f"Load, {n:,} cases", ("system", "how", "cases/s", "k chars/s", "seconds", "segmentation / load"))
         loads.add("segmentation only", "`units_for` over every record", f"{n / seg_s:,.0f}",
@@ -330,6 +371,7 @@ def speed(args: argparse.Namespace, url: str, segmenter: Segmenter, workdir: Pat
         del records
 
         query_speed(args, systems, segmenter, report)
+        report.preamble.append(f"load average after the queries {os.getloadavg()[0]:.1f}")
     finally:
         systems.close()
 
@@ -339,6 +381,10 @@ def query_speed(args: argparse.Namespace, systems: Systems, segmenter: Segmenter
     plain = [bq for bq in QUERIES if bq.kind in PLAIN_CLASSES]
     table = Table(f"Query latency (ms), one warm-up pass then {rounds} rounds",
                   ("system", "queries", "p50", "p99", "mean", "q/s", "samples"))
+    split = Table("Where a `SearchService` query's time goes (mean ms per query)",
+                  ("system", "class", "total", "doc_freqs", "search (with facets)", "get_many", "core (parse, highlight)"))
+    split.notes.append("A separate pass with every engine call timed; `core` is the rest: query parsing, "
+                       "highlighting and the response models.")
     service_times: dict[str, dict[Any, Latencies]] = {}
     service_answers: dict[str, dict[Any, Any]] = {}
     bare_times: dict[str, dict[Any, Latencies]] = {}
@@ -355,6 +401,9 @@ def query_speed(args: argparse.Namespace, systems: Systems, segmenter: Segmenter
         bare, _ = run_rounds(plain, lambda bq: engine.search(engine_queries[bq]), rounds)
         bare_times[name] = bare
         table.add(name, f"plain {len(plain)}, `engine.search` only", *latency_cells(merged(bare, lambda _: True)))
+        for kind in (*PLAIN_CLASSES, "syntax", "filter"):
+            parts = breakdown(engine, segmenter, [bq for bq in QUERIES if bq.kind == kind], rounds)
+            split.add(name, kind, *(f"{parts.get(k, 0.0):.1f}" for k in ("total", "doc_freqs", "search", "get_many", "core")))
 
     peer_times: dict[str, dict[Any, Latencies]] = {}
     peer_answers: dict[str, dict[Any, Ranked]] = {}
@@ -372,6 +421,7 @@ def query_speed(args: argparse.Namespace, systems: Systems, segmenter: Segmenter
                        "(`track_total_hits`), as our engines do.")
     table.notes.append("p99 is nearest-rank over all samples of a row; with 6–8 queries per class it is the slowest one.")
     report.tables.append(table)
+    report.tables.append(split)
 
     for name, times in service_times.items():
         answers = service_answers[name]

@@ -14,7 +14,7 @@ import json
 import math
 import time
 from collections import Counter
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 from pydantic import BaseModel, Field
 
@@ -198,6 +198,37 @@ class SearchService:
         total, dfs = self.engine.doc_freqs(words)
         limit = CHAR_FALLBACK_MAX_DF * max(total, 1)
         return with_fallbacks(node, lambda word: dfs.get(word, 0) <= limit)
+
+    def matching_records(self, request: SearchRequest, batch: int = 500) -> Iterator[Record]:
+        """Every record matching the request (not one page), each once, for export.
+
+        Resolution paragraphs that match bring their whole resolution, once. The request is
+        validated before the first record is produced, so a bad one fails before any output.
+        """
+        filters = self.filters(request)
+        sort = request.sort or ("relevance" if request.q.strip() else "date")
+        parsed = parse_query(request.q, self.segmenter)
+        match = self._with_fallbacks(parsed.node)
+
+        def generate() -> Iterator[Record]:
+            seen: set[str] = set()
+            after: str | None = None
+            while True:
+                page = self.engine.search(
+                    EngineQuery(match=match, filters=filters, sort=sort, size=batch, after=after)
+                )
+                ids = [h.record_id for h in page.hits if h.record_id not in seen]
+                ids = list(dict.fromkeys(ids))
+                records = self.engine.get_many(ids)
+                for record_id in ids:
+                    if record_id in records:
+                        seen.add(record_id)
+                        yield records[record_id]
+                if page.next_after is None or not page.hits:
+                    return
+                after = page.next_after
+
+        return generate()
 
     def filters(self, request: SearchRequest) -> Filters:
         """Validate and normalize the filters of a request (labels → codes, ISO codes)."""

@@ -14,6 +14,7 @@ from typing import Annotated, Iterator, Optional
 import typer
 
 from indexing.errors import CasedigestError
+from indexing.export import export_chunks
 from indexing.field_map import FieldMap, FieldMapError
 from indexing.loader import LoadReport, load_files
 from indexing.search import SearchRequest, SearchService
@@ -126,6 +127,41 @@ def search(
         typer.echo(f"\n{hit.id}  {hit.title}\n  {where} {forms}")
         for snippet in hit.highlights[:1]:
             typer.echo("  " + snippet.replace("<mark>", "【").replace("</mark>", "】"))
+
+
+@app.command()
+def export(
+    query: Annotated[str, typer.Argument(help="查询（空 = 全部记录）")] = "",
+    crime_form: Annotated[list[str], typer.Option("--crime-form", help="crime-form code or label")] = [],
+    country: Annotated[list[str], typer.Option(help="ISO country code")] = [],
+    court: Annotated[list[str], typer.Option(help="court name")] = [],
+    charge: Annotated[list[str], typer.Option(help="charge name")] = [],
+    doc_type: Annotated[list[str], typer.Option("--doc-type", help="case or resolution")] = [],
+    year_from: Annotated[Optional[int], typer.Option("--year-from")] = None,
+    year_to: Annotated[Optional[int], typer.Option("--year-to")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv")] = "jsonl",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="file to write (default: stdout)")] = None,
+) -> None:
+    """Export every record matching a search (the same core as the API), as JSONL or CSV."""
+    if fmt not in ("jsonl", "csv"):
+        _fail("--format must be jsonl or csv")
+        return
+    request = SearchRequest(
+        q=query, crime_form=crime_form, country=country, court=court, charge=charge, doc_type=doc_type,
+        year_from=year_from, year_to=year_to,
+    )
+    try:
+        with _search_service(get_settings()) as service:
+            chunks = export_chunks(service.matching_records(request), fmt)  # type: ignore[arg-type]
+            if output is None:
+                for chunk in chunks:
+                    sys.stdout.write(chunk)
+            else:
+                with output.open("w", encoding="utf-8", newline="") as out:
+                    for chunk in chunks:
+                        out.write(chunk)
+    except CasedigestError as exc:
+        _fail(exc.message)
 
 
 @app.command()

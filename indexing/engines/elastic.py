@@ -256,7 +256,10 @@ class ElasticEngine:
                 yield {"_op_type": "delete", "_index": index, "_id": unit_id}
             for record in records:
                 units = units_for(record, self.segmenter)
-                for unit in units:
+                # The record's own unit (with its content hash) goes last: a load killed
+                # between two chunks leaves no hash behind for a half-written record, so the
+                # next load writes it again instead of skipping it as unchanged.
+                for unit in [*units[1:], units[0]]:
                     source = _unit_source(unit)
                     if unit.unit_id == record.id:
                         source["record"] = record.model_dump(mode="json")

@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
 
 from indexing.crime_forms import TAXONOMY
+from indexing.export import MEDIA_TYPES, export_chunks
 from indexing.search import SearchRequest, SearchResult
 from service.state import Search
 
 router = APIRouter(prefix="/v1", tags=["search"])
 
 
-@router.get("/search", response_model=SearchResult, summary="全文检索案例摘要与决议段落")
+@router.get("/search", response_model=SearchResult, summary="全文检索案例摘要与决议段落；format=csv|jsonl 导出全部结果")
 def search(
     service: Search,
     q: Annotated[str, Query(description='查询：词语默认同时满足；支持 OR、-词、"短语"、括号、title:/charges:/court: 字段限定')] = "",
@@ -29,13 +31,23 @@ def search(
     size: Annotated[int, Query(ge=1, le=100)] = 10,
     cursor: Annotated[str | None, Query(description="上一页返回的 next_cursor，用于深度翻页")] = None,
     facet_size: Annotated[int, Query(ge=1, le=100)] = 10,
-) -> SearchResult:
+    format: Annotated[
+        Literal["json", "csv", "jsonl"], Query(description="json：一页结果；csv 或 jsonl：流式导出全部匹配记录")
+    ] = "json",
+) -> SearchResult | StreamingResponse:
     request = SearchRequest(
         q=q, crime_form=crime_form, doc_type=doc_type, country=country, court=court, charge=charge,
         year_from=year_from, year_to=year_to, sort=sort, page=page, size=size, cursor=cursor,
         facet_size=facet_size,
     )
-    return service.search(request)
+    if format == "json":
+        return service.search(request)
+    records = service.matching_records(request)  # validates before streaming starts
+    return StreamingResponse(
+        export_chunks(records, format),
+        media_type=MEDIA_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="casedigest-export.{format}"'},
+    )
 
 
 @router.get("/crime-forms", summary="犯罪形式分类及各类记录数")
