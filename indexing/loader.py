@@ -8,14 +8,16 @@ the field and the reason.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from indexing.engines.base import Engine, Record
+from indexing.engines.base import Record
+from indexing.errors import CasedigestError
 from indexing.enrich import with_inferred_forms
 from indexing.field_map import FieldMap, FieldMapError
 from indexing.records import RecordError, parse_record
+from indexing.writes import Writer
 
 
 @dataclass
@@ -33,6 +35,17 @@ class Rejection:
 
 
 @dataclass
+class Duplicate:
+    source: str
+    line: int
+    id: str
+    first_line: int
+
+    def describe(self) -> str:
+        return f"{self.source}:{self.line}: id {self.id!r} already appeared on line {self.first_line}; the last one is kept"
+
+
+@dataclass
 class LoadReport:
     read: int = 0
     inserted: int = 0
@@ -40,9 +53,19 @@ class LoadReport:
     unchanged: int = 0
     rejected: int = 0
     rejections: list[Rejection] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
+    ids: set[str] = field(default_factory=set)  # every id read successfully (for sync loads)
 
     def summary(self) -> dict[str, int]:
-        return {k: v for k, v in asdict(self).items() if k != "rejections"}
+        return {
+            "read": self.read, "inserted": self.inserted, "updated": self.updated, "unchanged": self.unchanged,
+            "rejected": self.rejected, "duplicate_ids": len(self.duplicates),
+        }
+
+
+class TooManyRejections(CasedigestError):
+    code = "too_many_rejections"
+    status = 400
 
 
 def read_records(path: Path, field_map: FieldMap | None = None) -> Iterator[tuple[int, Record | Rejection]]:
@@ -83,38 +106,59 @@ def read_records(path: Path, field_map: FieldMap | None = None) -> Iterator[tupl
 
 def load_files(
     paths: Iterable[Path],
-    engine: Engine,
+    writer: Writer,
     field_map: FieldMap | None = None,
     batch_size: int = 1000,
     dry_run: bool = False,
     progress: Callable[[LoadReport], None] | None = None,
+    on_reject: Callable[[Rejection], None] | None = None,
+    max_errors: int | None = None,
+    encoding: str | None = None,
 ) -> LoadReport:
-    """Load every file into the engine; returns what was read, written and rejected."""
+    """Load every file through `writer`; returns what was read, written and rejected.
+
+    Good records load whatever the bad ones do; each rejection is passed to `on_reject` as
+    it happens (so a reject file is complete even if the load is killed). With `max_errors`,
+    the load stops with `TooManyRejections` once more lines than that were rejected.
+    """
     report = LoadReport()
     batch: list[Record] = []
 
     def flush() -> None:
         if batch and not dry_run:
-            for outcome in engine.upsert(batch):
+            for outcome in writer.upsert(batch):
                 setattr(report, outcome, getattr(report, outcome) + 1)
         batch.clear()
         if progress is not None:
             progress(report)
 
     for path in paths:
-        for _, item in read_records(Path(path), field_map):
+        first_line: dict[str, int] = {}
+        for line, item in read_records(Path(path), field_map):
             if isinstance(item, Rejection):
                 if item.line:
                     report.read += 1
                 report.rejected += 1
                 report.rejections.append(item)
+                if on_reject is not None:
+                    on_reject(item)
+                if max_errors is not None and report.rejected > max_errors:
+                    flush()
+                    raise TooManyRejections(
+                        f"stopped after {report.rejected} rejected lines (--max-errors {max_errors})",
+                        {"summary": report.summary()},
+                    )
                 continue
             report.read += 1
+            if item.id in first_line:
+                report.duplicates.append(Duplicate(str(path), line, item.id, first_line[item.id]))
+            first_line[item.id] = line
+            report.ids.add(item.id)
             batch.append(item)
             if len(batch) >= batch_size:
                 flush()
     flush()
-    finish = getattr(engine, "finish_writes", None)
+    finish = getattr(writer.engine, "finish_writes", None)
     if callable(finish) and not dry_run:
         finish()
     return report

@@ -5,20 +5,24 @@ Library errors become a one-line message on stderr and a non-zero exit status.
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
+from dataclasses import asdict
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Iterator, Optional
+from typing import Annotated, Iterator, Optional, TextIO
 
 import typer
 
 from indexing.errors import CasedigestError
 from indexing.export import export_chunks
 from indexing.field_map import FieldMap, FieldMapError
-from indexing.loader import LoadReport, load_files
+from indexing.loader import Rejection, TooManyRejections, load_files
 from indexing.search import SearchRequest, SearchService
 from indexing.segmenter import Segmenter
+from indexing.writes import Writer
+from service.progress import LoadProgress
 from service.settings import Settings, get_settings
 from service.state import open_engine
 
@@ -56,41 +60,134 @@ def serve(
 
 @app.command()
 def load(
-    files: Annotated[list[Path], typer.Argument(help="JSONL files of records")],
-    mapping: Annotated[Optional[Path], typer.Option(help="field map (TOML) for a foreign layout")] = None,
+    files: Annotated[list[Path], typer.Argument(help="record files: JSONL, CSV or XLSX")],
+    mapping: Annotated[Optional[Path], typer.Option(help="mapping file (TOML) for a foreign layout")] = None,
+    encoding: Annotated[Optional[str], typer.Option(help="CSV encoding (default: detect UTF-8, UTF-8 with BOM, GB18030)")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="validate only, write nothing")] = False,
-    rejects: Annotated[Optional[Path], typer.Option(help="write rejected lines here (JSONL)")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="print only the summary")] = False,
+    rejects: Annotated[Path, typer.Option(help="reject file (JSONL), written when a line is rejected")] = Path("casedigest-rejects.jsonl"),
+    summary: Annotated[Path, typer.Option(help="where the JSON summary is written")] = Path("casedigest-load-summary.json"),
+    max_errors: Annotated[Optional[int], typer.Option("--max-errors", help="stop after more rejections than this; up to it the exit status stays 0")] = None,
+    sync: Annotated[Optional[str], typer.Option("--sync", metavar="SOURCE", help="afterwards delete records of this source name that the files no longer hold")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="confirm the deletions of --sync")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="no progress and no per-line messages; only the summary")] = False,
 ) -> None:
-    """Load records; bad lines are reported with file and line, the rest still loads."""
+    """Load records; bad lines go to the reject file with file, line, field and reason; the rest loads."""
     try:
         field_map = FieldMap.load(mapping) if mapping else None
     except FieldMapError as exc:
         _fail(str(exc))
         return
-    settings = get_settings()
+    reject_out = _RejectFile(rejects, echo=not quiet)
     try:
-        with _search_service(settings) as service:
-            report = load_files(files, service.engine, field_map, dry_run=dry_run)
+        with _search_service(get_settings()) as service, LoadProgress(_count_lines(files), quiet) as progress:
+            writer = Writer(service.engine, _actor())
+            try:
+                report = load_files(
+                    files, writer, field_map, dry_run=dry_run, progress=progress, on_reject=reject_out,
+                    max_errors=max_errors, encoding=encoding,
+                )
+            finally:
+                reject_out.close()
+            for duplicate in report.duplicates[:50]:
+                if not quiet:
+                    typer.echo(f"duplicate {duplicate.describe()}", err=True)
+            outcome = report.summary()
+            if sync:
+                outcome["sync_deleted"] = _sync(writer, sync, report.ids, yes and not dry_run)
+    except TooManyRejections as exc:
+        _write_summary(summary, exc.detail.get("summary", {}))
+        _fail(exc.message, 3)
+        return
     except CasedigestError as exc:
         _fail(exc.message)
         return
-    _print_report(report, quiet, rejects)
-    if report.rejected:
+    _write_summary(summary, outcome)
+    typer.echo(json.dumps(outcome, ensure_ascii=False))
+    if report.rejected and (max_errors is None or report.rejected > max_errors):
         raise typer.Exit(2)
 
 
-def _print_report(report: LoadReport, quiet: bool, rejects: Path | None) -> None:
-    if not quiet:
-        for rejection in report.rejections[:50]:
+def _actor() -> str:
+    """Audit name of command-line writes."""
+    return f"cli:{getpass.getuser()}"
+
+
+def _count_lines(files: list[Path]) -> int | None:
+    """Lines in the text files (for the ETA); None when unknown (spreadsheets, missing files)."""
+    total = 0
+    for path in files:
+        if path.suffix.lower() not in (".jsonl", ".ndjson", ".csv", ".tsv", ".txt"):
+            return None
+        try:
+            with path.open("rb") as handle:
+                total += sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+        except OSError:
+            return None
+    return total
+
+
+class _RejectFile:
+    """Writes each rejection as it happens, so nothing is lost if the load is stopped."""
+
+    def __init__(self, path: Path, echo: bool) -> None:
+        self.path = path
+        self.echo = echo
+        self.count = 0
+        self._handle: TextIO | None = None
+
+    def __call__(self, rejection: Rejection) -> None:
+        if self._handle is None:
+            self._handle = self.path.open("w", encoding="utf-8")
+        self._handle.write(json.dumps(asdict(rejection), ensure_ascii=False, default=str) + "\n")
+        self._handle.flush()
+        self.count += 1
+        if self.echo and self.count <= 50:
             typer.echo(f"rejected {rejection.describe()}", err=True)
-        if len(report.rejections) > 50:
-            typer.echo(f"... and {len(report.rejections) - 50} more rejected lines", err=True)
-    if rejects is not None:
-        with rejects.open("w", encoding="utf-8") as out:
-            for r in report.rejections:
-                out.write(json.dumps(r.__dict__, ensure_ascii=False, default=str) + "\n")
-    typer.echo(json.dumps(report.summary(), ensure_ascii=False))
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            if self.echo:
+                typer.echo(f"{self.count} rejected lines written to {self.path}", err=True)
+
+
+def _write_summary(path: Path, summary: dict[str, object]) -> None:
+    path.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def _sync(writer: Writer, source: str, kept: set[str], confirmed: bool) -> int:
+    """Delete records of `source` that the loaded files no longer hold (only when confirmed)."""
+    gone = sorted(writer.engine.source_record_ids(source) - kept)
+    if not gone:
+        typer.echo(f"sync: every record of source {source!r} is in the files; nothing to delete", err=True)
+        return 0
+    if not confirmed:
+        typer.echo(
+            f"sync: {len(gone)} records of source {source!r} are not in the files "
+            f"(e.g. {', '.join(gone[:5])}); run again with --yes to delete them",
+            err=True,
+        )
+        return 0
+    deleted = writer.delete(gone)
+    typer.echo(f"sync: deleted {deleted} records of source {source!r} that the files no longer hold", err=True)
+    return deleted
+
+
+@app.command()
+def delete(
+    ids: Annotated[list[str], typer.Argument(help="record ids to delete")],
+) -> None:
+    """Delete records by id (audited)."""
+    try:
+        with _search_service(get_settings()) as service:
+            deleted = Writer(service.engine, _actor()).delete(ids)
+    except CasedigestError as exc:
+        _fail(exc.message)
+        return
+    missing = len(set(ids)) - deleted
+    typer.echo(json.dumps({"deleted": deleted, "not_found": missing}))
+    if missing:
+        raise typer.Exit(2)
 
 
 @app.command()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from indexing.engines.base import Engine
 from indexing.loader import load_files
+from indexing.writes import Writer
 
 
 def load_fixtures_if_empty(engine: Engine, folder: Path) -> int:
@@ -15,5 +16,5 @@ def load_fixtures_if_empty(engine: Engine, folder: Path) -> int:
     files = sorted(folder.glob("*.jsonl"))
     if not files:
         return 0
-    report = load_files(files, engine)
+    report = load_files(files, Writer(engine, "fixtures"))
     return report.inserted + report.updated

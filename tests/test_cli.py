@@ -15,9 +15,13 @@ from conftest import CAIL, SAMPLE
 CLI = [sys.executable, "-c", "from service.cli import main; main()"]
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
 def run(args: list[str], data: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CASEDIGEST_DATA_PATH": str(data)}
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, timeout=300)
+    """The CLI in a subprocess, working in the data file's folder (where default outputs go)."""
+    env = {**os.environ, "CASEDIGEST_DATA_PATH": str(data), "PYTHONPATH": str(ROOT)}
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, timeout=300, cwd=data.parent)
 
 
 @pytest.fixture
@@ -38,8 +42,12 @@ def test_load_reports_bad_lines_and_loads_the_rest(tmp_path: Path, records_file:
     assert f"{records_file}:3: summary: is required" in result.stderr
     assert f"{records_file}:4: (line): not valid JSON" in result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert summary == {"read": 6, "inserted": 4, "updated": 0, "unchanged": 0, "rejected": 2}
-    assert [json.loads(line)["line"] for line in rejects.read_text("utf-8").splitlines()] == [3, 4]
+    assert summary == {"read": 6, "inserted": 4, "updated": 0, "unchanged": 0, "rejected": 2, "duplicate_ids": 0}
+    assert json.loads((tmp_path / "casedigest-load-summary.json").read_text("utf-8")) == summary
+    rejected = [json.loads(line) for line in rejects.read_text("utf-8").splitlines()]
+    assert [(r["source"], r["line"], r["field"]) for r in rejected] == [
+        (str(records_file), 3, "summary"), (str(records_file), 4, "(line)")]
+    assert rejected[0]["original"] == {"id": "bad-1", "title": "缺摘要"}
     # loading the same file again changes nothing
     again = json.loads(run(["load", str(records_file)], data).stdout.strip().splitlines()[-1])
     assert again["unchanged"] == 4 and again["inserted"] == 0
@@ -63,6 +71,7 @@ def test_search_and_stats(tmp_path: Path, records_file: Path) -> None:
         (["search", "x", "--crime-form", "nope"], "unknown crime form"),
         (["load", "/no/such/file.jsonl"], "cannot read the file"),
         (["load", "x.jsonl", "--mapping", "/no/such/map.toml"], "map.toml"),
+        (["delete", "no-such-id"], ""),
     ],
 )
 def test_errors_are_one_line_and_nonzero(tmp_path: Path, args: list[str], message: str) -> None:
@@ -72,11 +81,38 @@ def test_errors_are_one_line_and_nonzero(tmp_path: Path, args: list[str], messag
     assert "Traceback" not in result.stderr
 
 
+def test_duplicates_max_errors_delete_and_sync(tmp_path: Path) -> None:
+    data = tmp_path / "db.sqlite3"
+    source = {"name": "图书馆导出"}
+    lines = [dict(SAMPLE[0], source=source), dict(SAMPLE[1], source=source), dict(SAMPLE[0], title="改名的标题", source=source)]
+    first = tmp_path / "a.jsonl"
+    first.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in lines), "utf-8")
+    result = run(["load", str(first)], data)
+    assert result.returncode == 0, result.stderr
+    assert "id 't-drugs-1' already appeared on line 1; the last one is kept" in result.stderr
+    assert json.loads(run(["search", "改名的标题", "--json"], data).stdout)["total"] == 1
+    # the file now holds only one of the two records: --sync shows the count, --yes deletes
+    second = tmp_path / "b.jsonl"
+    second.write_text(json.dumps(dict(SAMPLE[1], source=source), ensure_ascii=False), "utf-8")
+    dry = run(["load", str(second), "--sync", "图书馆导出"], data)
+    assert "1 records of source '图书馆导出' are not in the files" in dry.stderr
+    assert json.loads(run(["stats"], data).stdout)["records"] == {"case": 2}
+    done = run(["load", str(second), "--sync", "图书馆导出", "--yes"], data)
+    assert json.loads(done.stdout.splitlines()[-1])["sync_deleted"] == 1
+    assert json.loads(run(["stats"], data).stdout)["records"] == {"case": 1}
+    assert json.loads(run(["delete", "t-drugs-2"], data).stdout) == {"deleted": 1, "not_found": 0}
+    # up to --max-errors rejections the exit status stays 0; beyond, the load stops with 3
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{}\n{}\n" + json.dumps(SAMPLE[2], ensure_ascii=False) + "\n", "utf-8")
+    assert run(["load", str(bad), "--max-errors", "2"], data).returncode == 0
+    assert run(["load", str(bad), "--max-errors", "1"], data).returncode == 3
+
+
 def test_load_with_cail_mapping(tmp_path: Path) -> None:
     sample = tmp_path / "cail.jsonl"
     sample.write_text("".join(CAIL.read_text("utf-8").splitlines(keepends=True)[:50]), "utf-8")
     data = tmp_path / "db.sqlite3"
-    result = run(["load", str(sample), "--mapping", "indexing/field_maps/cail2018.toml"], data)
+    result = run(["load", str(sample), "--mapping", str(ROOT / "indexing/field_maps/cail2018.toml")], data)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1])["inserted"] == 50
     record = json.loads(run(["search", "", "--json", "--size", "1"], data).stdout)["hits"][0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -9,12 +10,15 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import CAIL, sample_records
+import pytest
+
+from conftest import CAIL, ENGINES, discard, engine_settings, sample_records
 from indexing.engines.base import Engine
 from indexing.engines.embedded import EmbeddedEngine
 from indexing.query_model import EngineQuery, MatchAll, Term
 from indexing.records import parse_record
 from indexing.segmenter import Segmenter
+from service.state import open_engine
 
 
 def total(engine: Engine, word: str | None = None) -> int:
@@ -65,24 +69,40 @@ def test_lost_index_is_rebuilt_from_records(segmenter: Segmenter, tmp_path: Path
     rebuilt.close()
 
 
-def test_kill_9_during_load_then_reload_gives_exactly_the_input(segmenter: Segmenter, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ENGINES)
+def test_kill_9_during_load_then_reload_gives_exactly_the_input(
+    kind: str, segmenter: Segmenter, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     sample = tmp_path / "cail.jsonl"
     sample.write_text("".join(CAIL.read_text("utf-8").splitlines(keepends=True)[:1500]), "utf-8")
-    data = tmp_path / "db.sqlite3"
-    env = {**os.environ, "CASEDIGEST_DATA_PATH": str(data)}
+    settings = engine_settings(kind, request, tmp_path)
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "CASEDIGEST_ENGINE": kind,
+           "CASEDIGEST_DATA_PATH": str(settings.data_path),
+           "CASEDIGEST_ELASTICSEARCH_URL": settings.elasticsearch_url,
+           "CASEDIGEST_ELASTICSEARCH_INDEX": settings.elasticsearch_index}
     command = [sys.executable, "-c", "from service.cli import main; main()", "load", str(sample),
-               "--mapping", "indexing/field_maps/cail2018.toml", "--quiet"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline and not (data.exists() and data.stat().st_size > 200_000):
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    subprocess.run(command, env=env, check=True, timeout=300)
-    engine = EmbeddedEngine(data, segmenter)
-    assert engine.count_records() == {"case": 1500}
-    assert total(engine) == 1500  # one index unit per record: none missing, none doubled
-    engine.close()
+               "--mapping", str(root / "indexing/field_maps/cail2018.toml"), "--quiet"]
+    engine = open_engine(settings, segmenter)
+    try:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
+        # kill -9 once part of the input is in (some records written, most not)
+        deadline = time.time() + 120
+        while time.time() < deadline and process.poll() is None and sum(engine.count_records().values()) < 300:
+            time.sleep(0.2)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        written_before = sum(engine.count_records().values())
+        assert 0 < written_before < 1500, "the kill must land in the middle of the load"
+        subprocess.run(command, env=env, check=True, timeout=600, cwd=tmp_path)
+        fresh = open_engine(settings, segmenter)  # a new process would open it like this
+        assert fresh.count_records() == {"case": 1500}
+        assert total(fresh) == 1500  # one index unit per record: none missing, none doubled
+        ids = [json.loads(line)["id"] for line in sample.read_text("utf-8").splitlines()]
+        assert set(fresh.get_many(ids[::50])) == set(ids[::50])
+        fresh.close()
+    finally:
+        discard(engine)
 
 
 def test_real_resolution_is_searchable_paragraph_by_paragraph(engine: Engine, segmenter: Segmenter) -> None:

@@ -14,6 +14,7 @@ import pytest
 from conftest import CAIL, ENGINES, discard, engine_settings
 from indexing.field_map import FieldMap
 from indexing.loader import load_files
+from indexing.writes import Writer
 from indexing.search import SearchRequest, SearchService
 from indexing.segmenter import Segmenter
 from service.state import open_engine
@@ -70,7 +71,7 @@ def real_services(
     services = {}
     for kind in ENGINES:
         engine = open_engine(engine_settings(kind, request, tmp_path_factory.mktemp(kind)), segmenter)
-        report = load_files([CAIL], engine, FieldMap.load(CAIL_MAP))
+        report = load_files([CAIL], Writer(engine, "test"), FieldMap.load(CAIL_MAP))
         assert report.rejected == 0 and report.inserted == 4496
         services[kind] = SearchService(engine, segmenter)
     yield services
@@ -111,7 +112,7 @@ def test_every_crime_form_in_the_data_is_filterable(real_service: SearchService)
 
 @pytest.mark.slow
 def test_reload_of_real_cases_changes_nothing(real_service: SearchService) -> None:
-    report = load_files([CAIL], real_service.engine, FieldMap.load(CAIL_MAP))
+    report = load_files([CAIL], Writer(real_service.engine, "test"), FieldMap.load(CAIL_MAP))
     assert report.unchanged == 4496 and report.inserted == report.updated == 0
 
 
