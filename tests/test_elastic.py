@@ -110,16 +110,16 @@ def test_bulk_load_of_real_cases_by_cli(request: pytest.FixtureRequest, tmp_path
            "CASEDIGEST_ELASTICSEARCH_INDEX": settings.elasticsearch_index}
     cli = [sys.executable, "-c", "from service.cli import main; main()"]
     loaded = subprocess.run([*cli, "load", str(sample), "--mapping", str(ROOT / "indexing/field_maps/cail2018.toml")],
-                            env=env, capture_output=True, text=True, timeout=300)
+                            env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert loaded.returncode == 0, loaded.stderr
     assert json.loads(loaded.stdout.splitlines()[-1])["inserted"] == 1200
     again = subprocess.run([*cli, "load", str(sample), "--mapping", str(ROOT / "indexing/field_maps/cail2018.toml")],
-                           env=env, capture_output=True, text=True, timeout=300)
+                           env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert json.loads(again.stdout.splitlines()[-1])["unchanged"] == 1200
-    reindexed = subprocess.run([*cli, "reindex"], env=env, capture_output=True, text=True, timeout=300)
+    reindexed = subprocess.run([*cli, "reindex"], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert reindexed.returncode == 0, reindexed.stderr
     assert json.loads(reindexed.stdout.splitlines()[-1])["records"] == 1200
-    stats = json.loads(subprocess.run([*cli, "stats"], env=env, capture_output=True, text=True, timeout=120).stdout)
+    stats = json.loads(subprocess.run([*cli, "stats"], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path).stdout)
     assert stats["engine"] == "elasticsearch" and stats["records"] == {"case": 1200}
     client = Elasticsearch(settings.elasticsearch_url)
     for index in client.indices.get_alias(name=settings.elasticsearch_index):
@@ -129,5 +129,5 @@ def test_bulk_load_of_real_cases_by_cli(request: pytest.FixtureRequest, tmp_path
 def test_reindex_is_refused_on_the_embedded_engine(tmp_path: Path) -> None:
     env = {**os.environ, "CASEDIGEST_DATA_PATH": str(tmp_path / "db.sqlite3")}
     result = subprocess.run([sys.executable, "-c", "from service.cli import main; main()", "reindex"],
-                            env=env, capture_output=True, text=True, timeout=120)
+                            env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 1 and "Elasticsearch engine" in result.stderr
