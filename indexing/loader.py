@@ -1,4 +1,4 @@
-"""Loading JSONL files of records into an engine, reporting bad lines and keeping the rest.
+"""Loading files of records (JSONL, CSV, XLSX) into an engine, reporting bad rows, keeping the rest.
 
 Reading is a generator of (location, record-or-rejection); writing goes to the engine in
 batches. A malformed line never stops a load: it is reported with its file and line number,
@@ -16,22 +16,10 @@ from indexing.engines.base import Record
 from indexing.errors import CasedigestError
 from indexing.enrich import with_inferred_forms
 from indexing.field_map import FieldMap, FieldMapError
+from indexing.flat import is_flat_row, unflatten
+from indexing.readers import Rejection, iter_rows
 from indexing.records import RecordError, parse_record
 from indexing.writes import Writer
-
-
-@dataclass
-class Rejection:
-    source: str
-    line: int
-    field: str
-    reason: str
-    id: str | None = None
-    original: Any = None
-
-    def describe(self) -> str:
-        where = f"{self.source}:{self.line}" if self.line else self.source
-        return f"{where}: {self.field}: {self.reason}"
 
 
 @dataclass
@@ -68,40 +56,33 @@ class TooManyRejections(CasedigestError):
     status = 400
 
 
-def read_records(path: Path, field_map: FieldMap | None = None) -> Iterator[tuple[int, Record | Rejection]]:
-    """Yield (line number, record or rejection) for each non-blank line of a JSONL file."""
-    source = str(path)
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        yield 0, Rejection(source, 0, "(file)", f"cannot read the file: {exc.strerror or exc}")
-        return
-    with handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError as exc:
-                yield number, Rejection(source, number, "(line)", f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                                        original=raw[:200].decode("utf-8", "replace"))
-                continue
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield number, Rejection(source, number, "(line)", f"not valid JSON ({exc.msg}, column {exc.colno})",
-                                        original=text[:2000])
-                continue
-            try:
-                mapped = field_map.apply(data) if field_map is not None and isinstance(data, dict) else data
-                record = with_inferred_forms(parse_record(mapped))
-            except RecordError as exc:
-                yield number, Rejection(source, number, exc.field, exc.reason, exc.record_id, data)
-                continue
-            except FieldMapError as exc:
-                yield number, Rejection(source, number, "(mapping)", str(exc), original=data)
-                continue
-            yield number, record
+def read_records(
+    path: Path, field_map: FieldMap | None = None, encoding: str | None = None, sheet: str | None = None
+) -> Iterator[tuple[int, Record | Rejection]]:
+    """Yield (line, record or rejection) for each row of a JSONL, CSV/TSV or XLSX file.
+
+    Without a field map, a row of casedigest's own flat columns (a CSV export) is read back
+    with `flat.unflatten`; any other row must already be a record.
+    """
+    for row in iter_rows(Path(path), encoding=encoding, sheet=sheet):
+        if isinstance(row, Rejection):
+            yield row.line, row
+            continue
+        try:
+            if field_map is not None:
+                mapped = field_map.apply(row.data)
+            elif not row.source.lower().endswith((".jsonl", ".ndjson")) and is_flat_row(row.data):
+                mapped = unflatten(row.data)
+            else:
+                mapped = row.data
+            record = with_inferred_forms(parse_record(mapped))
+        except RecordError as exc:
+            yield row.line, Rejection(row.source, row.line, exc.field, exc.reason, exc.record_id, row.data)
+            continue
+        except FieldMapError as exc:
+            yield row.line, Rejection(row.source, row.line, "(mapping)", str(exc), original=row.data)
+            continue
+        yield row.line, record
 
 
 def load_files(
@@ -114,6 +95,7 @@ def load_files(
     on_reject: Callable[[Rejection], None] | None = None,
     max_errors: int | None = None,
     encoding: str | None = None,
+    sheet: str | None = None,
 ) -> LoadReport:
     """Load every file through `writer`; returns what was read, written and rejected.
 
@@ -134,7 +116,7 @@ def load_files(
 
     for path in paths:
         first_line: dict[str, int] = {}
-        for line, item in read_records(Path(path), field_map):
+        for line, item in read_records(Path(path), field_map, encoding, sheet):
             if isinstance(item, Rejection):
                 if item.line:
                     report.read += 1

@@ -60,9 +60,10 @@ def serve(
 
 @app.command()
 def load(
-    files: Annotated[list[Path], typer.Argument(help="record files: JSONL, CSV or XLSX")],
+    files: Annotated[list[Path], typer.Argument(help="record files: JSONL, CSV/TSV or XLSX")],
     mapping: Annotated[Optional[Path], typer.Option(help="mapping file (TOML) for a foreign layout")] = None,
     encoding: Annotated[Optional[str], typer.Option(help="CSV encoding (default: detect UTF-8, UTF-8 with BOM, GB18030)")] = None,
+    sheet: Annotated[Optional[str], typer.Option(help="XLSX sheet to read (default: the first)")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="validate only, write nothing")] = False,
     rejects: Annotated[Path, typer.Option(help="reject file (JSONL), written when a line is rejected")] = Path("casedigest-rejects.jsonl"),
     summary: Annotated[Path, typer.Option(help="where the JSON summary is written")] = Path("casedigest-load-summary.json"),
@@ -84,7 +85,7 @@ def load(
             try:
                 report = load_files(
                     files, writer, field_map, dry_run=dry_run, progress=progress, on_reject=reject_out,
-                    max_errors=max_errors, encoding=encoding,
+                    max_errors=max_errors, encoding=encoding, sheet=sheet,
                 )
             finally:
                 reject_out.close()

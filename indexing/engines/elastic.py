@@ -364,6 +364,7 @@ class ElasticEngine:
             "size": query.size,
             "sort": sort,
             "track_total_hits": True,
+            "allow_partial_search_results": False,  # a missing shard is an error, not a smaller total
             "_source": ["unit_id", "record_id"],
         }
         body["aggs"] = self._aggs(query)

@@ -20,10 +20,10 @@ def healthz() -> dict[str, str]:
 def readyz(state: State) -> JSONResponse:
     if state.reconnect() is None:
         error = state.engine_error
-        reason = error.message if error else "engine not started"
-        return JSONResponse(
-            error_body("engine_unavailable", reason, {"engine": state.settings.engine, "reason": reason}), 503
-        )
+        message = error.message if error else "engine not started"
+        detail = {**(error.detail if error else {}), "engine": state.settings.engine}
+        detail.setdefault("reason", message)
+        return JSONResponse(error_body("engine_unavailable", message, detail), 503)
     health = state.search.engine.health()
     if not health.ready:
         return JSONResponse(
