@@ -7,10 +7,9 @@ the field and the reason.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from indexing.engines.base import Record
 from indexing.errors import CasedigestError

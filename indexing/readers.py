@@ -26,7 +26,6 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path

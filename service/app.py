@@ -11,7 +11,8 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from service.errors import install_error_handlers
 from service.fixtures import load_fixtures_if_empty
-from service.routes import health, records, search
+from service.auth import read_dependencies
+from service.routes import health, records, search, writes
 from service.settings import Settings, get_settings
 from service.state import AppState
 
@@ -44,10 +45,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET"], allow_headers=["*"]
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
         )
     install_error_handlers(app)
-    app.include_router(search.router)
-    app.include_router(records.router)
-    app.include_router(health.router)
+    reads = read_dependencies(settings)  # empty unless reads require a key
+    app.include_router(search.router, dependencies=reads)
+    app.include_router(records.router, dependencies=reads)
+    app.include_router(writes.router)  # each write checks the key's role itself
+    app.include_router(health.router)  # probes stay open
     return app

@@ -22,11 +22,13 @@ from indexing.loader import Rejection, TooManyRejections, load_files
 from indexing.search import SearchRequest, SearchService
 from indexing.segmenter import Segmenter
 from indexing.writes import Writer
+from service.cli_admin import register as register_admin
 from service.progress import LoadProgress
 from service.settings import Settings, get_settings
 from service.state import open_engine
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="有组织犯罪案例摘要检索服务 casedigest")
+register_admin(app)  # keys and audit
 
 
 def _fail(message: str, code: int = 1) -> None:

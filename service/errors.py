@@ -22,7 +22,8 @@ def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CasedigestError)
     async def _ours(request: Request, exc: CasedigestError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.detail), status_code=exc.status)
+        headers = getattr(exc, "headers", None)  # e.g. WWW-Authenticate on a 401
+        return JSONResponse(error_body(exc.code, exc.message, exc.detail), status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -18,11 +18,8 @@ from elasticsearch import Elasticsearch
 from conftest import CAIL, discard, engine_settings, sample_records
 from indexing.engines.elastic import ElasticEngine, _decode_after, latest_mapping
 from indexing.errors import InvalidCursor
-from indexing.field_map import FieldMap
-from indexing.loader import load_files
 from indexing.search import SearchRequest, SearchService
 from indexing.segmenter import Segmenter
-from service.settings import Settings
 from service.state import open_engine
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,12 +12,9 @@ ids still pending, so index and records never disagree for long and nothing is l
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import sqlite3
 import threading
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
