@@ -229,8 +229,11 @@ def load_engine(engine: Engine, records: Sequence[Record], label: str) -> float:
     return time.perf_counter() - started
 
 
+EXPAND = True  # bench/relevance.py --no-expand turns the synonym dictionary off
+
+
 def service_ranked(service: SearchService, q: str, crime_form: Sequence[str] = ()) -> Ranked:
-    result = service.search(SearchRequest(q=q, crime_form=list(crime_form), size=10))
+    result = service.search(SearchRequest(q=q, crime_form=list(crime_form), size=10, expand=EXPAND))
     return result.total, [hit.id for hit in result.hits]
 
 
@@ -499,6 +502,21 @@ def quality(args: argparse.Namespace, url: str, segmenter: Segmenter, workdir: P
             worst.add(qid, q.kind, q.split, query_text, f"{m[NDCG]:.3f}", f"{m[PRECISION]:.1f}", f"{m[RR]:.2f}",
                       f"{m[RESULTS]:,.0f}")
         report.tables.append(worst)
+
+
+def quality_report(data: Path, segmenter: Segmenter, port: int, expand: bool = True) -> str:
+    """The quality part alone on a node of its own (for bench/relevance.py), as markdown."""
+    global EXPAND
+    EXPAND = expand
+    args = argparse.Namespace(data=data)
+    try:
+        url = start_node(port, "1g")
+        report = Report("python bench/relevance.py", [machine_info()])
+        with tempfile.TemporaryDirectory(prefix="bench-relevance-") as tmp:
+            quality(args, url, segmenter, Path(tmp), report)
+    finally:
+        stop_node(port)
+    return report.markdown()
 
 
 # ---- main ------------------------------------------------------------------------------------

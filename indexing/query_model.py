@@ -66,15 +66,40 @@ class MatchAll:
     pass
 
 
-Node = Union[Term, Words, Phrase, And, Or, Not, MatchAll]
+@dataclass(frozen=True)
+class Boosted:
+    """A clause whose score is multiplied by `weight` (a synonym below the user's own word)."""
+
+    clause: "Node"
+    weight: float
+
+
+@dataclass(frozen=True)
+class AtLeast:
+    """At least `minimum` of the clauses must match (graceful AND: best partial matches)."""
+
+    clauses: tuple["Node", ...]
+    minimum: int
+
+
+@dataclass(frozen=True)
+class ChargeIs:
+    """The record carries exactly this charge (charge-aware ranking)."""
+
+    charge: str
+
+
+Node = Union[Term, Words, Phrase, And, Or, Not, MatchAll, Boosted, AtLeast, ChargeIs]
 
 
 def positive_terms(node: Node) -> list[Term | Words | Phrase]:
     """Terms and phrases that count towards a match (not under a NOT), in query order."""
     if isinstance(node, (Term, Words, Phrase)):
         return [node]
-    if isinstance(node, (And, Or)):
+    if isinstance(node, (And, Or, AtLeast)):
         return [t for clause in node.clauses for t in positive_terms(clause)]
+    if isinstance(node, Boosted):
+        return positive_terms(node.clause)
     return []
 
 
@@ -84,9 +109,9 @@ def query_words(node: Node) -> set[str]:
         return {node.word}
     if isinstance(node, Words):
         return set(node.parts)
-    if isinstance(node, (And, Or)):
+    if isinstance(node, (And, Or, AtLeast)):
         return set().union(*(query_words(c) for c in node.clauses))
-    if isinstance(node, Not):
+    if isinstance(node, (Not, Boosted)):
         return query_words(node.clause)
     return set()
 
@@ -105,8 +130,12 @@ def with_fallbacks(node: Node, worthwhile: Callable[[str], bool]) -> Node:
         return And(tuple(with_fallbacks(c, worthwhile) for c in node.clauses))
     if isinstance(node, Or):
         return Or(tuple(with_fallbacks(c, worthwhile) for c in node.clauses))
+    if isinstance(node, AtLeast):
+        return AtLeast(tuple(with_fallbacks(c, worthwhile) for c in node.clauses), node.minimum)
     if isinstance(node, Not):
         return Not(with_fallbacks(node.clause, worthwhile))
+    if isinstance(node, Boosted):
+        return Boosted(with_fallbacks(node.clause, worthwhile), node.weight)
     return node
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 # Weight of a query word found as a word in each field.
 WORD_WEIGHTS: dict[str, float] = {
-    "title": 3.0,
+    "title": 1.5,
     "summary": 1.0,
     "full_text": 0.5,
-    "charges": 2.0,
+    "charges": 1.0,
     "keywords": 1.5,
     "legal_basis": 1.0,
     "court": 0.5,
@@ -27,3 +27,14 @@ CHAR_FALLBACK_MAX_DF = 0.2
 
 # Extra score when a run of words typed together also appears together.
 PHRASE_BOOST = {"title": 2.0, "summary": 1.0}
+
+# A synonym from the legal dictionary scores below the user's own word.
+SYNONYM_WEIGHT = 0.6
+
+# A record carrying the charge a query word names (or a synonym of it names).
+CHARGE_WEIGHT = 2.0
+
+# Graceful AND: when requiring every word finds fewer than this many results, the best
+# partial matches are offered instead, requiring this share of the words (rounded up).
+MIN_STRICT_RESULTS = 10
+PARTIAL_MINIMUM_SHARE = 0.5

@@ -14,6 +14,7 @@ import json
 import math
 import time
 from collections import Counter
+from dataclasses import dataclass, replace
 from typing import Any, Iterator, Literal
 
 from pydantic import BaseModel, Field
@@ -42,7 +43,8 @@ from indexing.query_model import (
     with_fallbacks,
 )
 from indexing.query_parser import parse_query
-from indexing.ranking import CHAR_FALLBACK_MAX_DF, PHRASE_BOOST
+from indexing.query_rewrite import Expansion, Rewriter, relax
+from indexing.ranking import CHAR_FALLBACK_MAX_DF, MIN_STRICT_RESULTS, PHRASE_BOOST
 from indexing.records import CaseDigest, Resolution
 from indexing.segmenter import Segmenter
 
@@ -66,6 +68,9 @@ class SearchRequest(BaseModel):
     size: int = 10
     cursor: str | None = None
     facet_size: int = 10
+    expand: bool = True
+    partial: bool = True  # offer best partial matches when requiring every word finds too few
+    explain: bool = False
 
 
 class CrimeFormBadge(BaseModel):
@@ -89,6 +94,20 @@ class ResolutionRef(BaseModel):
     url: str
 
 
+class MatchedWord(BaseModel):
+    """Why a hit matched: a word, the query word it stands for (a synonym's), and where."""
+
+    word: str
+    for_word: str | None = None
+    fields: list[str]
+
+
+class ExpansionView(BaseModel):
+    term: str
+    expansions: list[str]
+    charges: list[str]
+
+
 class Hit(BaseModel):
     id: str
     doc_type: str
@@ -105,6 +124,7 @@ class Hit(BaseModel):
     score: float
     url: str
     resolution: ResolutionRef | None = None
+    explanation: list[MatchedWord] | None = None
 
 
 class FacetBucket(BaseModel):
@@ -120,6 +140,8 @@ class SearchResult(BaseModel):
     page: int | None  # None when the page was reached with a cursor
     size: int
     sort: Literal["relevance", "date"]
+    match: Literal["all", "partial"] = "all"
+    expansions: list[ExpansionView] = Field(default_factory=list)
     took_ms: float
     hits: list[Hit]
     facets: dict[str, list[FacetBucket]]
@@ -135,6 +157,7 @@ class SearchService:
         self._df_cache_seconds = df_cache_seconds
         self._df_cache: dict[str, tuple[float, int]] = {}
         self._doc_total = (0.0, 0)
+        self.rewriter = Rewriter(segmenter)
 
     # ---- searching ---------------------------------------------------------------------
     def search(self, request: SearchRequest) -> SearchResult:
@@ -155,9 +178,9 @@ class SearchService:
                 {"page": request.page},
             )
         parsed = parse_query(request.q, self.segmenter)
-        match = self._with_fallbacks(parsed.node)
+        node, expansions = self.rewriter.expand(parsed.node) if request.expand else (parsed.node, [])
         fingerprint = _fingerprint(request, sort)
-        after = _decode_cursor(request.cursor, fingerprint) if request.cursor else None
+        position = _decode_cursor(request.cursor, fingerprint) if request.cursor else None
         boosts = tuple(
             (Phrase(p.chars, field), weight)
             for p in parsed.phrase_boosts
@@ -165,28 +188,40 @@ class SearchService:
             for field, weight in PHRASE_BOOST.items()
         )
         engine_query = EngineQuery(
-            match=match,
+            match=self._with_fallbacks(node),
             filters=filters,
             boosts=boosts,
             sort=sort,
             offset=offset,
             size=request.size,
-            after=after,
+            after=position.after if position else None,
             facets=tuple(FacetRequest(name, _facet_size(name, request.facet_size)) for name in FACET_NAMES),
         )
-        result = self.engine.search(engine_query)
-        needles = highlight_needles(parsed.node)
-        hits = self._dress(result.hits, needles)
+        match_kind: Literal["all", "partial"] = position.match if position else "all"
+        relaxed = relax(node) if request.partial else None
+        if match_kind == "partial" and relaxed is not None:
+            result = self.engine.search(replace(engine_query, match=self._with_fallbacks(relaxed)))
+        else:
+            result = self.engine.search(engine_query)
+            if result.total < MIN_STRICT_RESULTS and relaxed is not None and position is None:
+                # Graceful AND: too few records hold every word; offer the best partial matches.
+                partial = self.engine.search(replace(engine_query, match=self._with_fallbacks(relaxed)))
+                if partial.total > result.total:
+                    result, match_kind = partial, "partial"
+        explained = explain_words(parsed.node, expansions) if request.explain else None
+        hits = self._dress(result.hits, highlight_needles(node), explained)
         return SearchResult(
             query=request.q,
             total=result.total,
-            page=None if after else request.page,
+            page=None if position else request.page,
             size=request.size,
             sort=sort,
+            match=match_kind,
+            expansions=[ExpansionView(term=e.term, expansions=list(e.expansions), charges=list(e.charges)) for e in expansions],
             took_ms=round((time.perf_counter() - started) * 1000, 2),
             hits=hits,
             facets=self._facet_buckets(result.facets, filters),
-            next_cursor=_encode_cursor(result.next_after, fingerprint) if result.next_after else None,
+            next_cursor=_encode_cursor(result.next_after, fingerprint, match_kind) if result.next_after else None,
         )
 
     def _with_fallbacks(self, node: Node) -> Node:
@@ -231,7 +266,16 @@ class SearchService:
         filters = self.filters(request)
         sort = request.sort or ("relevance" if request.q.strip() else "date")
         parsed = parse_query(request.q, self.segmenter)
-        match = self._with_fallbacks(parsed.node)
+        node = self.rewriter.expand(parsed.node)[0] if request.expand else parsed.node
+        match = self._with_fallbacks(node)
+        relaxed = relax(node) if request.partial else None
+        if relaxed is not None:
+            # the same records the search page lists: partial matches when too few hold every word
+            strict = self.engine.search(EngineQuery(match=match, filters=filters, size=1)).total
+            if strict < MIN_STRICT_RESULTS:
+                partial = self._with_fallbacks(relaxed)
+                if self.engine.search(EngineQuery(match=partial, filters=filters, size=1)).total > strict:
+                    match = partial
 
         def generate() -> Iterator[Record]:
             seen: set[str] = set()
@@ -287,14 +331,19 @@ class SearchService:
             year_to=request.year_to,
         )
 
-    def _dress(self, engine_hits: list[EngineHit], needles: list[str]) -> list[Hit]:
+    def _dress(
+        self, engine_hits: list[EngineHit], needles: list[str], explained: list[tuple[str, str | None]] | None = None
+    ) -> list[Hit]:
         records = self.engine.get_many([h.record_id for h in engine_hits])
         hits = []
         for engine_hit in engine_hits:
             record = records.get(engine_hit.record_id)
             if record is None:  # deleted between the index answer and the lookup
                 continue
-            hits.append(dress_hit(record, engine_hit.unit_id, engine_hit.score, needles))
+            hit = dress_hit(record, engine_hit.unit_id, engine_hit.score, needles)
+            if explained is not None:
+                hit.explanation = explain_hit(record, engine_hit.unit_id, explained)
+            hits.append(hit)
         return hits
 
     def _facet_buckets(
@@ -364,6 +413,45 @@ class SearchService:
             facets=(FacetRequest("crime_form", len(TAXONOMY.forms)),),
         )
         return dict(self.engine.search(query).facets.get("crime_form", []))
+
+
+_EXPLAIN_FIELDS = ("title", "summary", "full_text", "charges", "keywords", "legal_basis", "court", "case_number")
+
+
+def explain_words(node: Node, expansions: list[Expansion]) -> list[tuple[str, str | None]]:
+    """(word, the query word it stands for) pairs to look for in a hit; None = the user's own."""
+    words: list[tuple[str, str | None]] = [(w, None) for w in highlight_needles(node)]
+    for expansion in expansions:
+        words += [(fold(e), expansion.term) for e in expansion.expansions]
+        words += [(c, expansion.term) for c in expansion.charges]
+    return list(dict.fromkeys(words))
+
+
+def explain_hit(record: Record, unit_id: str, words: list[tuple[str, str | None]]) -> list[MatchedWord]:
+    """Where each query word (or synonym) occurs in the hit, field by field.
+
+    Checked on the record's own text, folded like the index, so it reads the same on both
+    engines; a resolution paragraph hit is explained by its paragraph.
+    """
+    texts: dict[str, str] = {}
+    if isinstance(record, CaseDigest):
+        for name in _EXPLAIN_FIELDS:
+            value = getattr(record, name)
+            texts[name] = "；".join(value) if isinstance(value, list) else (value or "")
+    else:
+        _, anchor = split_unit_id(unit_id)
+        paragraph = record.paragraph(anchor) if anchor else None
+        texts = {"title": record.title, "summary": paragraph.text if paragraph else (record.summary or "")}
+    folded = {name: fold(text) for name, text in texts.items() if text}
+    charges = set(record.charges) if isinstance(record, CaseDigest) else set()
+    out = []
+    for word, for_word in words:
+        fields = [name for name, text in folded.items() if word and word in text]
+        if word in charges and "charges" not in fields:
+            fields.append("charges")
+        if fields:
+            out.append(MatchedWord(word=word, for_word=for_word, fields=fields))
+    return out
 
 
 def highlight_needles(node: Any) -> list[str]:
@@ -452,21 +540,29 @@ def _fingerprint(request: SearchRequest, sort: str) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
-def _encode_cursor(after: str, fingerprint: str) -> str:
-    raw = json.dumps({"a": after, "f": fingerprint}, separators=(",", ":")).encode()
+@dataclass(frozen=True)
+class _Position:
+    after: str
+    match: Literal["all", "partial"]
+
+
+def _encode_cursor(after: str, fingerprint: str, match: str) -> str:
+    raw = json.dumps({"a": after, "f": fingerprint, "m": match}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, fingerprint: str) -> str:
+def _decode_cursor(cursor: str, fingerprint: str) -> _Position:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
-        after, owner = data["a"], data["f"]
-    except (binascii.Error, ValueError, KeyError, TypeError):
+        after, owner, match = str(data["a"]), data["f"], data.get("m", "all")
+        if match not in ("all", "partial"):
+            raise ValueError(match)
+    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError):
         raise InvalidCursor("cursor is not one this service issued", {"cursor": cursor[:100]}) from None
     if owner != fingerprint:
         raise InvalidCursor(
             "cursor belongs to a different search; repeat the query and filters it came from",
             {"cursor": cursor[:100]},
         )
-    return str(after)
+    return _Position(after, match)

@@ -1,4 +1,4 @@
-"""Build `indexing/data/legal_dict.txt`, the jieba user dictionary of legal terms.
+"""Build `indexing/data/legal_dict.txt` (the jieba user dictionary) and `charges.txt`.
 
 Sources (read from ../shared at build time; the derived list ships with attribution in
 `indexing/data/legal_dict.ATTRIBUTION.md`):
@@ -74,6 +74,11 @@ def main() -> None:
     out = ROOT / "indexing/data/legal_dict.txt"
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {len(lines)} words to {out.relative_to(ROOT)}")
+    charges = sorted({line.strip().removesuffix("罪") for line in
+                      (args.shared / "data/dict/criminal_charges.txt").read_text("utf-8").splitlines() if line.strip()})
+    charges_out = ROOT / "indexing/data/charges.txt"
+    charges_out.write_text("\n".join(charges) + "\n", encoding="utf-8")
+    print(f"wrote {len(charges)} charge names to {charges_out.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ from indexing.search import SearchRequest, SearchService
 
 
 def ids(service: SearchService, **kw: object) -> list[str]:
+    """Hits of a search with the query syntax alone: no synonyms, no partial-match fallback."""
+    kw = {"expand": False, "partial": False, **kw}
     result = service.search(SearchRequest(size=50, **kw))  # type: ignore[arg-type]
     return [h.id + (f"#{h.resolution.paragraph.anchor}" if h.resolution and h.resolution.paragraph else "") for h in result.hits]
 
@@ -192,3 +194,35 @@ def test_crime_form_counts_count_records(sample_service: SearchService) -> None:
     assert counts["drugs"] == 3
     assert counts["organs"] == 2  # the case (inferred) and the resolution once, not per paragraph
     assert counts["environment"] == counts["environment.pollution"] == 1
+
+
+def test_synonyms_expand_and_are_reported(sample_service: SearchService) -> None:
+    result = sample_service.search(SearchRequest(q="白粉"))
+    assert {h.id for h in result.hits} >= {"t-drugs-2"}  # 海洛因, for 白粉
+    assert any(e.term == "白粉" and "海洛因" in e.expansions for e in result.expansions)
+    off = sample_service.search(SearchRequest(q="白粉", expand=False))
+    assert off.expansions == [] and off.total == 0
+
+
+def test_a_charge_name_also_matches_the_charge(sample_service: SearchService) -> None:
+    result = sample_service.search(SearchRequest(q="盗窃", explain=True))
+    assert result.hits[0].id == "t-theft-1"
+    assert any(e.term == "盗窃" and "盗窃" in e.charges for e in result.expansions)
+
+
+def test_graceful_and_falls_back_to_partial_matches(sample_service: SearchService) -> None:
+    strict = sample_service.search(SearchRequest(q="甲基苯丙胺 海洛因 云南"))
+    assert strict.match == "partial" and strict.total >= 1
+    assert {h.id for h in strict.hits} <= {"t-drugs-1", "t-drugs-2", "t-tw-1"}
+    full = sample_service.search(SearchRequest(q="海洛因 云南"))
+    assert full.match == "all" and [h.id for h in full.hits] == ["t-drugs-2"]
+
+
+def test_explain_names_words_synonyms_and_fields(sample_service: SearchService) -> None:
+    hit = sample_service.search(SearchRequest(q="白粉 云南", explain=True)).hits[0]
+    assert hit.explanation is not None
+    words = {(m.word, m.for_word): m.fields for m in hit.explanation}
+    assert "summary" in words[("海洛因", "白粉")]
+    assert "summary" in words[("云南", None)]
+    plain = sample_service.search(SearchRequest(q="白粉 云南")).hits[0]
+    assert plain.explanation is None

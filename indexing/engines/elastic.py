@@ -37,6 +37,9 @@ from indexing.engines.base import ApiKey, AuditEntry, EngineHealth, Outcome, Rec
 from indexing.errors import BadRequest, CasedigestError, EngineUnavailable
 from indexing.query_model import (
     And,
+    AtLeast,
+    Boosted,
+    ChargeIs,
     EngineHit,
     EngineQuery,
     EngineResult,
@@ -628,6 +631,12 @@ class _Compiler:
             return {"bool": {"should": [self.node(c) for c in node.clauses], "minimum_should_match": 1}}
         if isinstance(node, Not):
             return {"bool": {"must": [{"match_all": {}}], "must_not": [self.node(node.clause)]}}
+        if isinstance(node, Boosted):
+            return _boost(self.node(node.clause), node.weight)
+        if isinstance(node, AtLeast):
+            return {"bool": {"should": [self.node(c) for c in node.clauses], "minimum_should_match": node.minimum}}
+        if isinstance(node, ChargeIs):
+            return {"term": {"charges": node.charge}}
         raise TypeError(f"unknown query node {node!r}")
 
     def _term(self, term: Term) -> dict[str, Any]:

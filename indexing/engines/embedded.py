@@ -27,6 +27,9 @@ from indexing.engines.base import ApiKey, AuditEntry, EngineHealth, Outcome, Rec
 from indexing.errors import BadRequest, EngineUnavailable
 from indexing.query_model import (
     And,
+    AtLeast,
+    Boosted,
+    ChargeIs,
     EngineHit,
     EngineQuery,
     EngineResult,
@@ -495,6 +498,12 @@ class _Compiler:
             return Q.boolean_query([(_Occur.Should, self.node(c)) for c in node.clauses])
         if isinstance(node, Not):
             return Q.boolean_query([(_Occur.Must, Q.all_query()), (_Occur.MustNot, self.node(node.clause))])
+        if isinstance(node, Boosted):
+            return Q.boost_query(self.node(node.clause), node.weight)
+        if isinstance(node, AtLeast):
+            return Q.boolean_query([(_Occur.Should, self.node(c)) for c in node.clauses], node.minimum)
+        if isinstance(node, ChargeIs):
+            return Q.term_query(self.schema, "charges", node.charge)
         raise TypeError(f"unknown query node {node!r}")
 
     def _term(self, term: Term) -> tantivy.Query:

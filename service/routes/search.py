@@ -31,6 +31,9 @@ def search(
     size: Annotated[int, Query(ge=1, le=100)] = 10,
     cursor: Annotated[str | None, Query(description="上一页返回的 next_cursor，用于深度翻页")] = None,
     facet_size: Annotated[int, Query(ge=1, le=100)] = 10,
+    expand: Annotated[bool, Query(description="用法律同义词与简称扩展查询（如 醉驾→醉酒驾驶）")] = True,
+    partial: Annotated[bool, Query(description="全部词语都命中的结果过少时，改为返回最佳部分匹配（响应中 match=partial）")] = True,
+    explain: Annotated[bool, Query(description="为每条结果说明命中的词语与字段")] = False,
     format: Annotated[
         Literal["json", "csv", "jsonl"], Query(description="json：一页结果；csv 或 jsonl：流式导出全部匹配记录")
     ] = "json",
@@ -38,7 +41,7 @@ def search(
     request = SearchRequest(
         q=q, crime_form=crime_form, doc_type=doc_type, country=country, court=court, charge=charge,
         year_from=year_from, year_to=year_to, sort=sort, page=page, size=size, cursor=cursor,
-        facet_size=facet_size,
+        facet_size=facet_size, expand=expand, partial=partial, explain=explain,
     )
     if format == "json":
         return service.search(request)
