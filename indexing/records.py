@@ -62,6 +62,15 @@ def normalize_partial_date(value: str) -> str:
     raise ValueError(f"{text!r} is not a date; write YYYY, YYYY-MM or YYYY-MM-DD")
 
 
+def _partial_date(value: Any) -> Any:
+    """Validator input for a date field: a year as a number, blank as missing, text checked."""
+    if isinstance(value, int):
+        value = str(value)
+    if isinstance(value, str):
+        return normalize_partial_date(value) if value.strip() else None
+    return value
+
+
 def date_year(value: str | None) -> int | None:
     return int(value[:4]) if value else None
 
@@ -178,14 +187,7 @@ class CaseDigest(_RecordBase):
     def _iso_country(cls, value: str | None) -> str | None:
         return countries.normalize(value) if value else None
 
-    @field_validator("decision_date", mode="before")
-    @classmethod
-    def _date(cls, value: Any) -> Any:
-        if isinstance(value, int):
-            value = str(value)
-        if isinstance(value, str):
-            return normalize_partial_date(value) if value.strip() else None
-        return value
+    _date = field_validator("decision_date", mode="before")(lambda cls, v: _partial_date(v))
 
     @field_validator("charges", "defendants", mode="after")
     @classmethod
@@ -225,14 +227,7 @@ class Resolution(_RecordBase):
     adoption_date: str | None = None
     paragraphs: list[Paragraph] = Field(min_length=1, max_length=2000)
 
-    @field_validator("adoption_date", mode="before")
-    @classmethod
-    def _date(cls, value: Any) -> Any:
-        if isinstance(value, int):
-            value = str(value)
-        if isinstance(value, str):
-            return normalize_partial_date(value) if value.strip() else None
-        return value
+    _date = field_validator("adoption_date", mode="before")(lambda cls, v: _partial_date(v))
 
     @model_validator(mode="after")
     def _unique_paragraphs(self) -> "Resolution":
