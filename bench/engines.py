@@ -493,6 +493,16 @@ def quality(args: argparse.Namespace, url: str, segmenter: Segmenter, workdir: P
     report.tables.append(zero)
 
     by_id = {q.id: q for q in queries}
+    ours, peers = ("embedded", "elasticsearch"), [s for s in SYSTEMS if s not in ("embedded", "elasticsearch")]
+    losses = Table("Queries where one of our engines is below 0.5 while a peer is above 0.8",
+                   ("id", "kind", "query", *SYSTEMS))
+    for query in queries:
+        scores = {name: per_system[name][query.id][NDCG] for name in SYSTEMS}
+        if any(scores[o] < 0.5 for o in ours) and any(scores[p] > 0.8 for p in peers):
+            losses.add(query.id, query.kind, query.q, *(f"{scores[n]:.3f}" for n in SYSTEMS))
+    if not losses.rows:
+        losses.notes.append("none")
+    report.tables.append(losses)
     for name in SYSTEMS:
         metrics = per_system[name]
         worst = Table(f"Worst {WORST} queries, {name}", ("id", "kind", "split", "query", "nDCG@10", "P@10", "RR", "hits"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from indexing.documents import CHAR_FIELDS
 from indexing.errors import QuerySyntaxError
 from indexing.folding import fold
 from indexing.query_model import TEXT_SCOPES, And, MatchAll, Node, Not, Or, Phrase, Term, Words
@@ -223,6 +224,10 @@ class _Parser:
         raise self._error(f"unexpected {token.text!r} at position {token.pos + 1}", token)
 
     def _phrase(self, text: str, scope: str | None) -> Node | None:
+        if scope is not None and scope not in CHAR_FIELDS:
+            # Short fields (charges, court, legal basis …) keep no character positions: a
+            # phrase there means all of its words.
+            return self._word(text, scope)
         chars = tuple(Segmenter.chars(fold(text)))
         if not chars:
             return None
