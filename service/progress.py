@@ -6,6 +6,7 @@ import sys
 import time
 from typing import Callable, TextIO
 
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from indexing.loader import LoadReport
@@ -39,6 +40,7 @@ class LoadProgress:
                 TextColumn("{task.fields[rate]:.0f} 条/秒"),
                 TextColumn("拒收 {task.fields[rejected]}"),
                 TimeRemainingColumn(),
+                console=Console(file=self.stream),
                 transient=False,
             )
             self._bar.start()
