@@ -273,7 +273,7 @@ def explanation_text(words: list[Any] | None) -> str:
 
 
 # ---- pages -------------------------------------------------------------------------------------
-@router.get("/", response_class=HTMLResponse)
+@router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def search(request: Request) -> HTMLResponse:
     """The search page: one query box, facets, results — all state in the URL."""
     try:
@@ -288,7 +288,7 @@ def search(request: Request) -> HTMLResponse:
     )
 
 
-@router.get("/cases/{record_id}", response_class=HTMLResponse)
+@router.api_route("/cases/{record_id}", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def case(record_id: str, request: Request, q: str = "") -> HTMLResponse:
     """One record in full, the query's words marked, with related cases and cited paragraphs."""
     try:
@@ -311,7 +311,7 @@ def case(record_id: str, request: Request, q: str = "") -> HTMLResponse:
     )
 
 
-@router.get("/resolutions/{record_id}", response_class=HTMLResponse)
+@router.api_route("/resolutions/{record_id}", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def resolution(record_id: str, request: Request, q: str = "") -> HTMLResponse:
     """A resolution's numbered paragraphs, each linkable, each with the cases that cite it."""
     try:
@@ -330,7 +330,7 @@ def resolution(record_id: str, request: Request, q: str = "") -> HTMLResponse:
     )
 
 
-@router.get("/crime-forms", response_class=HTMLResponse)
+@router.api_route("/crime-forms", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def crime_forms(request: Request) -> HTMLResponse:
     """The taxonomy with record counts, each form a link into a filtered search."""
     try:
@@ -341,7 +341,7 @@ def crime_forms(request: Request) -> HTMLResponse:
     return render("crime_forms.html", rows=rows, version=TAXONOMY.version)
 
 
-@router.get("/upload", response_class=HTMLResponse)
+@router.api_route("/upload", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def upload() -> HTMLResponse:
     """The librarians' upload page (the upload itself is JavaScript calling /v1/cases/bulk)."""
     return render("upload.html")

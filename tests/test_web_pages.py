@@ -217,3 +217,9 @@ def test_page_weight(client: TestClient) -> None:
     weight = page_weight(client, url)
     print(f"\npage weight of {url}: {weight / 1024:.1f} KB (HTML+CSS+JS)")
     assert weight <= 150 * 1024
+
+
+def test_pages_answer_head_requests(client: TestClient) -> None:
+    for path in ("/", "/crime-forms", "/upload"):
+        response = client.head(path)
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
