@@ -105,12 +105,23 @@ def units_for(record: CaseDigest | Resolution, segmenter: Segmenter) -> list[Ind
     for paragraph in record.paragraphs:
         units.append(
             _texts_to_tokens(
-                resolution_unit(f"{record.id}#{paragraph.anchor}"),
+                resolution_unit(paragraph_unit_id(record.id, paragraph.anchor)),
                 segmenter,
                 {"summary": paragraph.text},
             )
         )
     return units
+
+
+def paragraph_unit_id(record_id: str, anchor: str) -> str:
+    return f"{record_id}#{anchor}"
+
+
+def unit_ids(record: CaseDigest | Resolution) -> set[str]:
+    """The ids of a record's index units (without segmenting anything)."""
+    if isinstance(record, Resolution):
+        return {record.id, *(paragraph_unit_id(record.id, p.anchor) for p in record.paragraphs)}
+    return {record.id}
 
 
 def split_unit_id(unit_id: str) -> tuple[str, str | None]:

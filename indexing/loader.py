@@ -16,7 +16,7 @@ from indexing.errors import CasedigestError
 from indexing.enrich import with_inferred_forms
 from indexing.field_map import FieldMap, FieldMapError
 from indexing.flat import is_flat_row, unflatten
-from indexing.readers import Rejection, iter_rows
+from indexing.readers import Rejection, Row, iter_rows
 from indexing.records import RecordError, parse_record
 from indexing.writes import Writer
 
@@ -64,24 +64,24 @@ def read_records(
     with `flat.unflatten`; any other row must already be a record.
     """
     for row in iter_rows(Path(path), encoding=encoding, sheet=sheet):
-        if isinstance(row, Rejection):
-            yield row.line, row
-            continue
-        try:
-            if field_map is not None:
-                mapped = field_map.apply(row.data)
-            elif not row.source.lower().endswith((".jsonl", ".ndjson")) and is_flat_row(row.data):
-                mapped = unflatten(row.data)
-            else:
-                mapped = row.data
-            record = with_inferred_forms(parse_record(mapped))
-        except RecordError as exc:
-            yield row.line, Rejection(row.source, row.line, exc.field, exc.reason, exc.record_id, row.data)
-            continue
-        except FieldMapError as exc:
-            yield row.line, Rejection(row.source, row.line, "(mapping)", str(exc), original=row.data)
-            continue
-        yield row.line, record
+        item = row if isinstance(row, Rejection) else record_from_row(row, field_map)
+        yield row.line, item
+
+
+def record_from_row(row: Row, field_map: FieldMap | None = None) -> Record | Rejection:
+    """The record a row describes (mapped, validated, crime forms inferred), or its rejection."""
+    try:
+        if field_map is not None:
+            mapped = field_map.apply(row.data)
+        elif not row.source.lower().endswith((".jsonl", ".ndjson")) and is_flat_row(row.data):
+            mapped = unflatten(row.data)
+        else:
+            mapped = row.data
+        return with_inferred_forms(parse_record(mapped))
+    except RecordError as exc:
+        return Rejection(row.source, row.line, exc.field, exc.reason, exc.record_id, row.data)
+    except FieldMapError as exc:
+        return Rejection(row.source, row.line, "(mapping)", str(exc), original=row.data)
 
 
 def load_files(

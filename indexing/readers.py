@@ -131,26 +131,31 @@ def _jsonl_rows(path: Path, source: str, encoding: str | None) -> Iterator[Row |
             if not raw.strip():
                 continue
             try:
-                text = raw.decode(encoding or ("utf-8-sig" if number == 1 else "utf-8"))
-            except UnicodeDecodeError as exc:
-                yield Rejection(source, number, "(line)",
-                                f"not {encoding or 'UTF-8'} text ({exc.reason} at byte {exc.start})",
-                                original=raw[:200].decode("utf-8", "replace"))
-                continue
+                yield jsonl_line(source, number, raw, encoding)
             except LookupError:
                 yield _file_rejection(source, f"unknown encoding {encoding!r}")
                 return
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield Rejection(source, number, "(line)", f"not valid JSON ({exc.msg}, column {exc.colno})",
-                                original=text[:2000])
-                continue
-            if not isinstance(data, dict):
-                yield Rejection(source, number, "(line)",
-                                f"expected a JSON object, got {_json_type(data)}", original=text[:2000])
-                continue
-            yield Row(source, number, data)
+
+
+def jsonl_line(source: str, number: int, raw: bytes, encoding: str | None = None) -> Row | Rejection:
+    """One line of JSON lines (a file's or a request body's): a row, or why it is rejected.
+
+    Raises LookupError for an unknown `encoding` (a problem of the whole file).
+    """
+    try:
+        text = raw.decode(encoding or ("utf-8-sig" if number == 1 else "utf-8"))
+    except UnicodeDecodeError as exc:
+        return Rejection(source, number, "(line)", f"not {encoding or 'UTF-8'} text ({exc.reason} at byte {exc.start})",
+                         original=raw[:200].decode("utf-8", "replace"))
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return Rejection(source, number, "(line)", f"not valid JSON ({exc.msg}, column {exc.colno})",
+                         original=text[:2000])
+    if not isinstance(data, dict):
+        return Rejection(source, number, "(line)", f"expected a JSON object, got {_json_type(data)}",
+                         original=text[:2000])
+    return Row(source, number, data)
 
 
 def _json_type(value: Any) -> str:

@@ -71,7 +71,6 @@ def test_search_and_stats(tmp_path: Path, records_file: Path) -> None:
         (["search", "x", "--crime-form", "nope"], "unknown crime form"),
         (["load", "/no/such/file.jsonl"], "cannot read the file"),
         (["load", "x.jsonl", "--mapping", "/no/such/map.toml"], "map.toml"),
-        (["delete", "no-such-id"], ""),
     ],
 )
 def test_errors_are_one_line_and_nonzero(tmp_path: Path, args: list[str], message: str) -> None:
@@ -101,6 +100,8 @@ def test_duplicates_max_errors_delete_and_sync(tmp_path: Path) -> None:
     assert json.loads(done.stdout.splitlines()[-1])["sync_deleted"] == 1
     assert json.loads(run(["stats"], data).stdout)["records"] == {"case": 1}
     assert json.loads(run(["delete", "t-drugs-2"], data).stdout) == {"deleted": 1, "not_found": 0}
+    missing = run(["delete", "no-such-id"], data)
+    assert missing.returncode == 2 and json.loads(missing.stdout) == {"deleted": 0, "not_found": 1}
     # up to --max-errors rejections the exit status stays 0; beyond, the load stops with 3
     bad = tmp_path / "bad.jsonl"
     bad.write_text("{}\n{}\n" + json.dumps(SAMPLE[2], ensure_ascii=False) + "\n", "utf-8")

@@ -97,6 +97,7 @@ def test_precision_at_10_per_query(real_service: SearchService) -> None:
     weak = {q: p for q, p in scores.items() if p < 0.6}
     assert not weak, f"queries below P@10 0.6: {weak}"
     mean = sum(scores.values()) / len(scores)
+    print(f"mean first-page precision over {len(scores)} queries: {mean:.3f}")
     assert mean >= 0.85, f"mean P@10 {mean:.3f}"
 
 

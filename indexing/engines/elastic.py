@@ -32,9 +32,9 @@ from elasticsearch import (
 )
 
 from indexing import ranking
-from indexing.documents import CHAR_FIELDS, WORD_FIELDS, IndexUnit, units_for
+from indexing.documents import CHAR_FIELDS, WORD_FIELDS, IndexUnit, unit_ids, units_for
 from indexing.engines.base import ApiKey, AuditEntry, EngineHealth, Outcome, Record
-from indexing.errors import BadRequest, CasedigestError, EngineUnavailable
+from indexing.errors import BadRequest, CasedigestError, EngineUnavailable, InvalidCursor
 from indexing.query_model import (
     And,
     AtLeast,
@@ -232,7 +232,7 @@ class ElasticEngine:
                 unit_id
                 for record_id, record in changed.items()
                 for unit_id in (existing.get(record_id) or {}).get("unit_ids", [])
-                if unit_id not in _unit_ids(record)
+                if unit_id not in unit_ids(record)
             ]
             self._bulk_index(list(changed.values()), index=self.alias, delete_units=stale)
             self._refresh()
@@ -385,8 +385,6 @@ class ElasticEngine:
             response = self.client.search(**body)
         except NotFoundError as exc:
             if query.after:
-                from indexing.errors import InvalidCursor
-
                 raise InvalidCursor("this cursor has expired; repeat the search", {"reason": str(exc.message)}) from None
             raise _translate(exc, "searching") from None
         except (TransportError, ApiError) as exc:
@@ -538,14 +536,6 @@ class ElasticEngine:
         self.client.close()
 
 
-def _unit_ids(record: Record) -> set[str]:
-    from indexing.records import Resolution
-
-    if isinstance(record, Resolution):
-        return {record.id, *(f"{record.id}#{p.anchor}" for p in record.paragraphs)}
-    return {record.id}
-
-
 def _unit_source(unit: IndexUnit) -> dict[str, Any]:
     source: dict[str, Any] = {
         "unit_id": unit.unit_id,
@@ -594,8 +584,6 @@ def _encode_after(position: dict[str, Any]) -> str:
 
 
 def _decode_after(after: str) -> dict[str, Any]:
-    from indexing.errors import InvalidCursor
-
     try:
         data = json.loads(base64.urlsafe_b64decode(after.encode()))
         if not isinstance(data, dict) or "sa" not in data:

@@ -21,7 +21,8 @@ from starlette.concurrency import run_in_threadpool
 from indexing.engines.base import AuditEntry, Engine, Outcome, Record
 from indexing.enrich import with_inferred_forms
 from indexing.errors import BadRequest, CasedigestError, NotFound
-from indexing.readers import Rejection
+from indexing.loader import record_from_row
+from indexing.readers import Rejection, jsonl_line
 from indexing.records import RecordError, parse_record
 from indexing.writes import Writer
 from service.auth import Admin, Librarian
@@ -173,30 +174,9 @@ async def delete_case(record_id: RecordId, key: Librarian, service: Search) -> D
 
 # ---- bulk NDJSON -------------------------------------------------------------------------------
 def parse_line(number: int, raw: bytes) -> Record | Rejection:
-    """One NDJSON line as a record, or the loader's rejection for it (same field, same reason).
-
-    Mirrors the JSONL reading of `indexing.readers` and `indexing.loader.read_records` line
-    for line (those read files, this a request stream); a test checks the two agree.
-    """
-    try:
-        text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-    except UnicodeDecodeError as exc:
-        return Rejection(BULK_SOURCE, number, "(line)", f"not UTF-8 text ({exc.reason} at byte {exc.start})")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return Rejection(BULK_SOURCE, number, "(line)", f"not valid JSON ({exc.msg}, column {exc.colno})")
-    if not isinstance(data, dict):
-        return Rejection(BULK_SOURCE, number, "(line)", f"expected a JSON object, got {_json_type(data)}")
-    try:
-        return with_inferred_forms(parse_record(data))
-    except RecordError as exc:
-        return Rejection(BULK_SOURCE, number, exc.field, exc.reason, exc.record_id)
-
-
-def _json_type(value: Any) -> str:
-    names = {list: "an array", str: "a string", bool: "true/false", int: "a number", float: "a number"}
-    return "null" if value is None else names.get(type(value), type(value).__name__)
+    """One NDJSON line as a record, or the rejection the file loader gives the same line."""
+    row = jsonl_line(BULK_SOURCE, number, raw)
+    return row if isinstance(row, Rejection) else record_from_row(row)
 
 
 async def body_lines(chunks: AsyncIterator[bytes], limit: int = MAX_LINE_BYTES) -> AsyncIterator[tuple[int, bytes | None]]:
