@@ -166,13 +166,18 @@ def progress(message: str) -> None:
 
 
 def run_rounds(
-    items: list[Any], call: Callable[[Any], Any], rounds: int
+    items: list[Any], call: Callable[[Any], Any], rounds: int, before: Callable[[], Any] | None = None
 ) -> tuple[dict[Any, Latencies], dict[Any, Any]]:
-    """One warm-up pass over `items`, then `rounds` timed passes; latencies and last answers."""
+    """One warm-up pass over `items`, then `rounds` timed passes; latencies and last answers.
+
+    `before`, if given, runs before every timed call, outside the timing (e.g. emptying a cache).
+    """
     answers = {item: call(item) for item in items}
     times: dict[Any, Latencies] = {item: Latencies() for item in items}
     for _ in range(rounds):
         for item in items:
+            if before is not None:
+                before()
             started = time.perf_counter()
             answers[item] = call(item)
             times[item].add(time.perf_counter() - started)

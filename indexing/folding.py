@@ -8,6 +8,7 @@ from the original text without any mapping.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import opencc
@@ -45,6 +46,17 @@ def fold_table() -> dict[int, str]:
     return table
 
 
+@lru_cache(maxsize=1)
+def _foldable() -> re.Pattern[str]:
+    """Every character the table changes, as one character class."""
+    return re.compile("[" + "".join(re.escape(chr(cp)) for cp in sorted(fold_table())) + "]")
+
+
 def fold(text: str) -> str:
-    """Traditional→simplified, full→half width, Latin lower case; same length as `text`."""
-    return text.translate(fold_table())
+    """Traditional→simplified, full→half width, Latin lower case; same length as `text`.
+
+    The regular expression skips, in C, the characters that stay as they are (most of a
+    simplified Chinese text); `str.translate` would look each one up in the table.
+    """
+    table = fold_table()
+    return _foldable().sub(lambda m: table[ord(m.group())], text)

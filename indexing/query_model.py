@@ -7,7 +7,10 @@ query language (tantivy queries, Elasticsearch DSL). Nothing here knows about an
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Callable, Literal, Union
+from typing import TYPE_CHECKING, Callable, Literal, Union
+
+if TYPE_CHECKING:
+    from indexing.records import CaseDigest, Resolution
 
 # Field groups a query term can be scoped to. `None` scope means every text field.
 TEXT_SCOPES = ("title", "summary", "full_text", "charges", "court", "keywords", "legal_basis", "case_number")
@@ -191,6 +194,9 @@ class EngineQuery:
     size: int = 10
     after: str | None = None  # an engine's own deep-paging position from a previous page
     facets: tuple[FacetRequest, ...] = ()
+    # Return each hit's record with it when the engine can do so without another request
+    # (Elasticsearch keeps it beside the index unit); hits without one are looked up.
+    with_records: bool = False
 
 
 @dataclass(frozen=True)
@@ -198,6 +204,16 @@ class EngineHit:
     unit_id: str  # a record id, or `record_id#anchor` for a resolution paragraph
     record_id: str
     score: float
+    record: CaseDigest | Resolution | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class DocFreqs:
+    """How many index units there are, and how many hold each word or character in their summary."""
+
+    total: int
+    words: dict[str, int]
+    chars: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

@@ -25,6 +25,11 @@ CHAR_FALLBACK_WEIGHT = 0.2
 # a phrase query over very common characters is the slowest thing an engine can be asked.
 CHAR_FALLBACK_MAX_DF = 0.2
 
+# A run of characters (a word's fallback, a phrase boost) is matched only when its rarest
+# character is in at most this share of documents: over common characters every document
+# is a candidate and its positions must be checked, which costs more than it finds.
+CHAR_RUN_MAX_DF = 0.2
+
 # Extra score when a run of words typed together also appears together.
 PHRASE_BOOST = {"title": 2.0, "summary": 1.0}
 

@@ -28,6 +28,7 @@ from indexing.folding import fold
 from indexing.highlight import mark, match_spans, snippets
 from indexing.query_model import (
     FACET_NAMES,
+    DocFreqs,
     EngineHit,
     EngineQuery,
     FacetRequest,
@@ -44,7 +45,7 @@ from indexing.query_model import (
 )
 from indexing.query_parser import parse_query
 from indexing.query_rewrite import Expansion, Rewriter, relax
-from indexing.ranking import CHAR_FALLBACK_MAX_DF, MIN_STRICT_RESULTS, PHRASE_BOOST
+from indexing.ranking import CHAR_FALLBACK_MAX_DF, CHAR_RUN_MAX_DF, MIN_STRICT_RESULTS, PHRASE_BOOST
 from indexing.records import CaseDigest, Resolution
 from indexing.segmenter import Segmenter
 
@@ -181,14 +182,16 @@ class SearchService:
         node, expansions = self.rewriter.expand(parsed.node) if request.expand else (parsed.node, [])
         fingerprint = _fingerprint(request, sort)
         position = _decode_cursor(request.cursor, fingerprint) if request.cursor else None
+        phrases = [p for p in parsed.phrase_boosts if p.scope is None]
+        dfs = self._doc_freqs(query_words(node), {c for p in phrases for c in p.chars} | query_chars(node))
         boosts = tuple(
             (Phrase(p.chars, field), weight)
-            for p in parsed.phrase_boosts
-            if p.scope is None
+            for p in phrases
+            if _rare_enough(p.chars, dfs)
             for field, weight in PHRASE_BOOST.items()
         )
         engine_query = EngineQuery(
-            match=self._with_fallbacks(node),
+            match=_with_fallbacks(node, dfs),
             filters=filters,
             boosts=boosts,
             sort=sort,
@@ -196,16 +199,17 @@ class SearchService:
             size=request.size,
             after=position.after if position else None,
             facets=tuple(FacetRequest(name, _facet_size(name, request.facet_size)) for name in FACET_NAMES),
+            with_records=True,
         )
         match_kind: Literal["all", "partial"] = position.match if position else "all"
         relaxed = relax(node) if request.partial else None
         if match_kind == "partial" and relaxed is not None:
-            result = self.engine.search(replace(engine_query, match=self._with_fallbacks(relaxed)))
+            result = self.engine.search(replace(engine_query, match=_with_fallbacks(relaxed, dfs)))
         else:
             result = self.engine.search(engine_query)
             if result.total < MIN_STRICT_RESULTS and relaxed is not None and position is None:
                 # Graceful AND: too few records hold every word; offer the best partial matches.
-                partial = self.engine.search(replace(engine_query, match=self._with_fallbacks(relaxed)))
+                partial = self.engine.search(replace(engine_query, match=_with_fallbacks(relaxed, dfs)))
                 if partial.total > result.total:
                     result, match_kind = partial, "partial"
         explained = explain_words(parsed.node, expansions) if request.explain else None
@@ -224,38 +228,32 @@ class SearchService:
             next_cursor=_encode_cursor(result.next_after, fingerprint, match_kind) if result.next_after else None,
         )
 
-    def _with_fallbacks(self, node: Node) -> Node:
-        """Give words a character-run alternative unless they are very common.
-
-        A word in more than `CHAR_FALLBACK_MAX_DF` of the documents gains nothing from it, and
-        a phrase over very common characters is the slowest query an engine can be asked.
-        """
-        words = query_words(node)
-        if not words:
-            return node
-        total, dfs = self._doc_freqs(words)
-        limit = CHAR_FALLBACK_MAX_DF * max(total, 1)
-        return with_fallbacks(node, lambda word: dfs.get(word, 0) <= limit)
-
-    def _doc_freqs(self, words: set[str]) -> tuple[int, dict[str, int]]:
-        """Document frequencies, remembered for a minute: the fallback only needs their size.
+    def _doc_freqs(self, words: set[str], chars: set[str] = frozenset()) -> DocFreqs:
+        """Document frequencies, remembered for a minute: the fallbacks only need their size.
 
         This saves an engine round trip per query (a request of its own on Elasticsearch).
         """
         now = time.monotonic()
-        fresh = {w: df for w, (at, df) in ((w, self._df_cache.get(w, (-1e9, 0))) for w in words)
+        wanted = {("w", w) for w in words} | {("c", c) for c in chars}
+        fresh = {key: df for key, (at, df) in ((k, self._df_cache.get(k, (-1e9, 0))) for k in wanted)
                  if now - at < self._df_cache_seconds}
-        missing = words - fresh.keys()
+        missing = wanted - fresh.keys()
         total = self._doc_total[1]
         if missing or now - self._doc_total[0] >= self._df_cache_seconds:
             if len(self._df_cache) > 100_000:
                 self._df_cache.clear()
-            total, found = self.engine.doc_freqs(missing)
+            found = self.engine.doc_freqs({w for kind, w in missing if kind == "w"}, {c for kind, c in missing if kind == "c"})
+            total = found.total
             self._doc_total = (now, total)
-            for word in missing:
-                self._df_cache[word] = (now, found.get(word, 0))
-                fresh[word] = found.get(word, 0)
-        return total, fresh
+            for kind, term in missing:
+                df = (found.words if kind == "w" else found.chars).get(term, 0)
+                self._df_cache[(kind, term)] = (now, df)
+                fresh[(kind, term)] = df
+        return DocFreqs(
+            total=total,
+            words={w: df for (kind, w), df in fresh.items() if kind == "w"},
+            chars={c: df for (kind, c), df in fresh.items() if kind == "c"},
+        )
 
     def matching_records(self, request: SearchRequest, batch: int = 500) -> Iterator[Record]:
         """Every record matching the request (not one page), each once, for export.
@@ -267,13 +265,14 @@ class SearchService:
         sort = request.sort or ("relevance" if request.q.strip() else "date")
         parsed = parse_query(request.q, self.segmenter)
         node = self.rewriter.expand(parsed.node)[0] if request.expand else parsed.node
-        match = self._with_fallbacks(node)
+        dfs = self._doc_freqs(query_words(node), query_chars(node))
+        match = _with_fallbacks(node, dfs)
         relaxed = relax(node) if request.partial else None
         if relaxed is not None:
             # the same records the search page lists: partial matches when too few hold every word
             strict = self.engine.search(EngineQuery(match=match, filters=filters, size=1)).total
             if strict < MIN_STRICT_RESULTS:
-                partial = self._with_fallbacks(relaxed)
+                partial = _with_fallbacks(relaxed, dfs)
                 if self.engine.search(EngineQuery(match=partial, filters=filters, size=1)).total > strict:
                     match = partial
 
@@ -282,11 +281,11 @@ class SearchService:
             after: str | None = None
             while True:
                 page = self.engine.search(
-                    EngineQuery(match=match, filters=filters, sort=sort, size=batch, after=after)
+                    EngineQuery(match=match, filters=filters, sort=sort, size=batch, after=after, with_records=True)
                 )
                 ids = [h.record_id for h in page.hits if h.record_id not in seen]
                 ids = list(dict.fromkeys(ids))
-                records = self.engine.get_many(ids)
+                records = self._records_of(page.hits)
                 for record_id in ids:
                     if record_id in records:
                         seen.add(record_id)
@@ -334,7 +333,7 @@ class SearchService:
     def _dress(
         self, engine_hits: list[EngineHit], needles: list[str], explained: list[tuple[str, str | None]] | None = None
     ) -> list[Hit]:
-        records = self.engine.get_many([h.record_id for h in engine_hits])
+        records = self._records_of(engine_hits)
         hits = []
         for engine_hit in engine_hits:
             record = records.get(engine_hit.record_id)
@@ -345,6 +344,14 @@ class SearchService:
                 hit.explanation = explain_hit(record, engine_hit.unit_id, explained)
             hits.append(hit)
         return hits
+
+    def _records_of(self, engine_hits: list[EngineHit]) -> dict[str, Record]:
+        """The records of these hits: those the engine sent along, the rest looked up at once."""
+        records = {h.record_id: h.record for h in engine_hits if h.record is not None}
+        missing = [h.record_id for h in engine_hits if h.record_id not in records]
+        if missing:
+            records.update(self.engine.get_many(missing))
+        return records
 
     def _facet_buckets(
         self, raw: dict[str, list[tuple[str, int]]], filters: Filters
@@ -387,11 +394,11 @@ class SearchService:
             text += "\n".join(p.text for p in record.paragraphs)
         words = [w for w in self.segmenter.words(fold(text)) if len(w) > 1]
         counts = Counter(words)
-        total, dfs = self.engine.doc_freqs(counts)
+        dfs = self.engine.doc_freqs(counts)
         weights = {
-            w: tf * math.log(1 + total / (1 + dfs[w]))
+            w: tf * math.log(1 + dfs.total / (1 + dfs.words[w]))
             for w, tf in counts.items()
-            if dfs.get(w, 0) >= 2  # a word only this record has cannot relate it to another
+            if dfs.words.get(w, 0) >= 2  # a word only this record has cannot relate it to another
         }
         top = sorted(weights, key=lambda w: -weights[w])[:20]
         if not top:
@@ -401,6 +408,7 @@ class SearchService:
             filters=Filters(records_only=True),
             exclude_records=(record.id,),
             size=size,
+            with_records=True,
         )
         return self._dress(self.engine.search(query).hits, top)
 
@@ -520,6 +528,30 @@ def dress_hit(record: Record, unit_id: str, score: float, needles: list[str]) ->
         url=ref.url,
         resolution=ref,
     )
+
+
+def query_chars(node: Node) -> set[str]:
+    """The character tokens of the query's words (what their character runs would match)."""
+    return {c for word in query_words(node) for c in Segmenter.chars(word)}
+
+
+def _with_fallbacks(node: Node, dfs: DocFreqs) -> Node:
+    """Give words a character-run alternative where it can add recall at a bounded cost.
+
+    A word in more than `CHAR_FALLBACK_MAX_DF` of the documents gains nothing from it, and a
+    run whose rarest character is in most documents would make the engine check positions in
+    most documents, the slowest query there is.
+    """
+    limit = CHAR_FALLBACK_MAX_DF * max(dfs.total, 1)
+    return with_fallbacks(
+        node, lambda word: dfs.words.get(word, 0) <= limit and _rare_enough(Segmenter.chars(word), dfs)
+    )
+
+
+def _rare_enough(chars: tuple[str, ...] | list[str], dfs: DocFreqs) -> bool:
+    """Whether a character run is cheap to match: its rarest character is not too common."""
+    rarest = min((dfs.chars.get(c, 0) for c in chars), default=0)
+    return rarest <= CHAR_RUN_MAX_DF * max(dfs.total, 1)
 
 
 def _facet_size(name: str, size: int) -> int:

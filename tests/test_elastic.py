@@ -136,3 +136,86 @@ def test_reindex_is_refused_on_the_embedded_engine(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", "from service.cli import main; main()", "reindex"],
                             env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 1 and "Elasticsearch engine" in result.stderr
+
+
+def test_hits_carry_their_records_and_totals_hold_under_every_filter(elastic: ElasticEngine) -> None:
+    from indexing.query_model import FACET_NAMES, EngineQuery, FacetRequest, Filters, MatchAll
+
+    records = sample_records()
+    elastic.upsert(records)
+    facets = tuple(FacetRequest(name, 50) for name in FACET_NAMES)
+    answer = elastic.search(EngineQuery(match=MatchAll(), size=50, facets=facets, with_records=True))
+    stored = elastic.get_many([h.record_id for h in answer.hits])
+    with_record = [h for h in answer.hits if h.record is not None]
+    assert {h.record_id for h in with_record} == {r.id for r in records}  # every record unit brings its record
+    assert all(h.record == stored[h.record_id] for h in with_record)
+    assert all(h.record is None for h in elastic.search(EngineQuery(match=MatchAll(), size=50)).hits)
+
+    # The total comes from the facet request that matches what the hits do, or from the hits
+    # themselves when every facet has a filter of its own; both must count exactly.
+    case = next(r for r in records if r.doc_type == "case" and r.country and r.court and r.charges and r.year)
+    one = Filters(crime_form=(case.crime_form_codes[0],), doc_type=("case",))
+    every = Filters(
+        crime_form=(case.crime_form_codes[0],), doc_type=("case",), country=(case.country,), court=(case.court,),
+        charge=(case.charges[0],), year_from=case.year, year_to=case.year,
+    )
+    for filters in (one, every):
+        expected = sum(1 for h in answer.hits if _passes(h.record or stored.get(h.record_id), filters))
+        faceted = elastic.search(EngineQuery(match=MatchAll(), filters=filters, size=1, facets=facets))
+        bare = elastic.search(EngineQuery(match=MatchAll(), filters=filters, size=1))
+        assert faceted.total == bare.total >= 1
+        assert faceted.total == expected
+    assert dict(faceted.facets["doc_type"]) == {"case": faceted.total}
+
+
+def _passes(record, filters) -> bool:  # type: ignore[no-untyped-def]
+    if record is None or record.doc_type != "case":
+        return False
+    year = record.year
+    return (
+        set(filters.crime_form) <= set(record.crime_form_codes)
+        and (not filters.doc_type or record.doc_type in filters.doc_type)
+        and (not filters.country or record.country in filters.country)
+        and (not filters.court or record.court in filters.court)
+        and (not filters.charge or set(filters.charge) & set(record.charges))
+        and (filters.year_from is None or (year is not None and filters.year_from <= year <= filters.year_to))
+    )
+
+
+def test_a_failed_bulk_sender_stops_the_load_without_hanging(elastic: ElasticEngine) -> None:
+    from elasticsearch import Elasticsearch as Client
+
+    from indexing.errors import EngineUnavailable
+
+    produced = 0
+
+    def actions() -> Iterator[dict]:
+        nonlocal produced
+        for i in range(5000):  # more than the queue between the two threads holds
+            produced += 1
+            yield {"_op_type": "index", "_index": elastic.alias, "_id": f"x{i}", "_source": {"unit_id": f"x{i}"}}
+
+    live = elastic.client
+    elastic.client = Client("http://127.0.0.1:9", request_timeout=2, max_retries=0)  # nothing listens there
+    try:
+        started = time.monotonic()
+        with pytest.raises(EngineUnavailable, match="cannot be reached"):
+            elastic._run_bulk(actions())
+        assert time.monotonic() - started < 30 and produced < 5000  # stopped early, did not hang
+    finally:
+        elastic.client.close()
+        elastic.client = live
+
+
+def test_an_error_while_preparing_actions_keeps_what_was_sent(elastic: ElasticEngine) -> None:
+    def actions() -> Iterator[dict]:
+        for i in range(1200):
+            yield {"_op_type": "index", "_index": elastic.alias, "_id": f"p{i}",
+                   "_source": {"unit_id": f"p{i}", "record_id": f"p{i}", "unit_kind": "paragraph"}}
+        raise ValueError("a record could not be segmented")
+
+    with pytest.raises(ValueError, match="could not be segmented"):
+        elastic._run_bulk(actions())
+    elastic.client.indices.refresh(index=elastic.alias)
+    # every action prepared before the error was written, in order; nothing after it
+    assert elastic.client.count(index=elastic.alias, query={"prefix": {"unit_id": "p"}})["count"] == 1200

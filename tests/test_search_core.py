@@ -226,3 +226,23 @@ def test_explain_names_words_synonyms_and_fields(sample_service: SearchService) 
     assert "summary" in words[("云南", None)]
     plain = sample_service.search(SearchRequest(q="白粉 云南")).hits[0]
     assert plain.explanation is None
+
+
+def test_character_runs_only_where_their_rarest_character_is_rare() -> None:
+    from indexing.query_model import DocFreqs, Term, Words
+    from indexing.search import _rare_enough, _with_fallbacks
+
+    dfs = DocFreqs(
+        total=1000,
+        words={"人民法院": 30, "洗钱": 5, "被告人": 990},
+        chars={"人": 1000, "民": 900, "法": 700, "院": 700, "洗": 10, "钱": 90, "被": 990, "告": 990},
+    )
+    # a rare word over common characters: every document would be a candidate for the run
+    assert not _with_fallbacks(Term("人民法院"), dfs).fallback
+    # a rare word with a rare character: the run is cheap and may find other cuts of it
+    assert _with_fallbacks(Term("洗钱"), dfs).fallback
+    # a word in most documents gains nothing from a run
+    assert not _with_fallbacks(Term("被告人"), dfs).fallback
+    assert _with_fallbacks(Words("洗钱被告人", ("洗钱", "被告人")), dfs).fallback
+    assert _rare_enough(("洗", "钱"), dfs) and not _rare_enough(("人", "民"), dfs)
+

@@ -23,6 +23,16 @@ def test_fold(text: str, folded: str) -> None:
     assert len(fold(text)) == len(text)  # offsets in folded text are offsets in the original
 
 
+def test_fold_changes_every_table_character_and_only_those() -> None:
+    from indexing.folding import fold_table
+
+    table = fold_table()
+    every = "".join(chr(cp) for cp in sorted(table))
+    assert fold(every) == every.translate(table)  # the fast path agrees with the table
+    kept = "被告人于2015年在北京市朝阳区盗窃手机，价值人民币3000元。abc"
+    assert fold(kept + every + kept) == kept.translate(table) + every.translate(table) + kept.translate(table)
+
+
 def test_legal_dictionary_keeps_terms_whole(segmenter: Segmenter) -> None:
     assert segmenter.words("组织出卖人体器官") == ["组织出卖人体器官"]
     assert "走私文物" in segmenter.words("被告人走私文物出境")

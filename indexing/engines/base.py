@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Literal, Protocol, Sequence
 
-from indexing.query_model import EngineQuery, EngineResult
+from indexing.query_model import DocFreqs, EngineQuery, EngineResult
 from indexing.records import CaseDigest, Resolution
 
 Record = CaseDigest | Resolution
@@ -65,8 +65,8 @@ class Engine(Protocol):
 
     def search(self, query: EngineQuery) -> EngineResult: ...
 
-    def doc_freqs(self, words: Iterable[str]) -> tuple[int, dict[str, int]]:
-        """Number of index units and, per word, how many contain it in their summary."""
+    def doc_freqs(self, words: Iterable[str], chars: Iterable[str] = ()) -> DocFreqs:
+        """Number of index units and, per word and per character, how many hold it in their summary."""
         ...
 
     def count_records(self) -> dict[str, int]:

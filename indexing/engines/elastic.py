@@ -13,6 +13,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import queue
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -40,9 +42,11 @@ from indexing.query_model import (
     AtLeast,
     Boosted,
     ChargeIs,
+    DocFreqs,
     EngineHit,
     EngineQuery,
     EngineResult,
+    FacetRequest,
     Filters,
     MatchAll,
     Node,
@@ -59,6 +63,7 @@ log = logging.getLogger("casedigest")
 
 MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "mappings"
 PIT_KEEP_ALIVE = "2m"
+_END = object()  # closes the queue of bulk actions
 
 _FILTER_FIELDS = {
     "crime_form": "crime_forms",
@@ -274,7 +279,58 @@ class ElasticEngine:
         self._run_bulk(actions())
 
     def _run_bulk(self, actions: Iterable[dict[str, Any]]) -> None:
-        """Stream actions in chunks by count and bytes; retry only 429s, with backoff."""
+        """Send actions in chunks while the next ones are being prepared.
+
+        Preparing an action (segmenting a record) is Python work; indexing a chunk is the
+        node's. A sender thread streams the chunks, so the node indexes one chunk while this
+        thread segments the next, instead of each waiting for the other. The order of the
+        actions is kept (one sender), which the write order of `_bulk_index` relies on.
+        """
+        queued: queue.Queue[Any] = queue.Queue(maxsize=2 * self.chunk_size)
+        outcome: dict[str, Any] = {}
+
+        def queued_actions() -> Iterator[dict[str, Any]]:
+            while (action := queued.get()) is not _END:
+                yield action
+
+        def send() -> None:
+            try:
+                outcome["failed"] = self._send_bulk(queued_actions())
+            except BaseException as exc:  # handed to the caller below
+                outcome["error"] = exc
+
+        sender = threading.Thread(target=send, name="casedigest-bulk", daemon=True)
+        sender.start()
+
+        def put(item: Any) -> bool:
+            while sender.is_alive():
+                try:
+                    queued.put(item, timeout=0.2)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        try:
+            for action in actions:
+                if not put(action):
+                    break  # the sender stopped on an error; it is raised below
+        finally:
+            put(_END)
+            sender.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        failed = outcome.get("failed", [])
+        if failed:
+            raise EngineWriteRefused(
+                f"Elasticsearch rejected {len(failed)} documents", {"failed_ids": failed[:100]}
+            )
+
+    def _send_bulk(self, actions: Iterable[dict[str, Any]]) -> list[str]:
+        """Stream actions in chunks by count and bytes; retry only 429s, with backoff.
+
+        Returns the ids of the documents Elasticsearch rejected.
+        """
         failed: list[str] = []
         try:
             for ok, item in helpers.streaming_bulk(
@@ -300,10 +356,7 @@ class ElasticEngine:
                     failed.append(str(op.get("_id")))
         except (TransportError, ApiError) as exc:
             raise _translate(exc, "writing") from None
-        if failed:
-            raise EngineWriteRefused(
-                f"Elasticsearch rejected {len(failed)} documents", {"failed_ids": failed[:100]}
-            )
+        return failed
 
     # ---- reads -------------------------------------------------------------------------
     def _head_sources(self, record_ids: list[str], fields: list[str]) -> dict[str, dict[str, Any]]:
@@ -351,79 +404,113 @@ class ElasticEngine:
             self.client.options(ignore_status=404).close_point_in_time(id=pit)
 
     def search(self, query: EngineQuery) -> EngineResult:
+        """One multi-search: the page of hits, and the facets in requests of their own.
+
+        The node runs the requests side by side (on several cores, not one), and a facet
+        request, having no hits, is one that Elasticsearch's request cache keeps until the
+        next refresh: paging through a result list does not count its facets again.
+        """
         compiler = _Compiler()
         match = compiler.node(query.match)
         scored: dict[str, Any] = match
         if query.boosts:
             scored = {"bool": {"must": [match], "should": [
                 _boost(compiler.node(n), w) for n, w in query.boosts]}}
+        filters = _filters(query.filters)
         exclusions = [{"terms": {"record_id": list(query.exclude_records)}}] if query.exclude_records else []
         sort: list[Any] = (
             [{"sort_date": "desc"}, {"unit_id": "asc"}] if query.sort == "date" else ["_score", {"unit_id": "asc"}]
         )
-        body: dict[str, Any] = {
-            "query": {"bool": {"must": [scored], "must_not": exclusions}} if exclusions else scored,
-            "post_filter": _filters(query.filters) or {"match_all": {}},
+        hits_body: dict[str, Any] = {
+            "query": _bool(must=[scored], filter=[filters] if filters else [], must_not=exclusions),
             "size": query.size,
             "sort": sort,
             "track_total_hits": True,
-            "allow_partial_search_results": False,  # a missing shard is an error, not a smaller total
-            "_source": ["unit_id", "record_id"],
+            "_source": ["unit_id", "record_id", *(["record"] if query.with_records else [])],
         }
-        body["aggs"] = self._aggs(query)
+        header: dict[str, Any] = {"allow_partial_search_results": False}  # a missing shard is an error
+        position = _decode_after(query.after) if query.after else None
         pit_id: str | None = None
-        if query.after:
-            position = _decode_after(query.after)
+        if position is not None:
             pit_id = position.get("pit") or self._call("opening a point in time", lambda: self.client.open_point_in_time(
                 index=self.alias, keep_alive=PIT_KEEP_ALIVE))["id"]
-            body["pit"] = {"id": pit_id, "keep_alive": PIT_KEEP_ALIVE}
-            body["search_after"] = position["sa"]
+            hits_body["pit"] = {"id": pit_id, "keep_alive": PIT_KEEP_ALIVE}
+            hits_body["search_after"] = position["sa"]
+            searches = [header, hits_body]
         else:
-            body["index"] = self.alias
-            body["from_"] = query.offset
-        try:
-            response = self.client.search(**body)
-        except NotFoundError as exc:
-            if query.after:
-                raise InvalidCursor("this cursor has expired; repeat the search", {"reason": str(exc.message)}) from None
-            raise _translate(exc, "searching") from None
-        except (TransportError, ApiError) as exc:
-            raise _translate(exc, "searching") from None
-        hits = response["hits"]["hits"]
-        total = response["hits"]["total"]["value"]
-        out = [EngineHit(h["_source"]["unit_id"], h["_source"]["record_id"], float(h.get("_score") or 0.0)) for h in hits]
+            hits_body["from"] = query.offset
+            searches = [{**header, "index": self.alias}, hits_body]
+        counting = None  # the facet request that also counts the hits, if any
+        for i, (others, group) in enumerate(_facet_groups(query)):
+            if others == filters and counting is None:
+                # This request matches exactly what the hits request does and visits every
+                # match anyway: it counts them, and the hits request may skip the documents
+                # that cannot reach the first page (much faster on common words).
+                counting = i + 1
+                hits_body["track_total_hits"] = False
+            searches += [{**header, "index": self.alias}, {
+                "size": 0,
+                "track_total_hits": counting == i + 1,
+                "query": _bool(filter=[match, *([others] if others else [])], must_not=exclusions),
+                "aggs": {f.name: {"terms": {"field": _FILTER_FIELDS[f.name], "size": f.size}} for f in group},
+            }]
+        responses = self._msearch(searches, expired_cursor=position is not None)
+        hits = responses[0]["hits"]["hits"]
+        total = responses[counting or 0]["hits"]["total"]["value"]
+        out = [
+            EngineHit(
+                h["_source"]["unit_id"],
+                h["_source"]["record_id"],
+                float(h.get("_score") or 0.0),
+                parse_record(h["_source"]["record"]) if "record" in h["_source"] else None,
+            )
+            for h in hits
+        ]
         facets = {
-            name: [(_key(b), int(b["doc_count"])) for b in agg["values"]["buckets"] if b["doc_count"] > 0]
-            for name, agg in response.get("aggregations", {}).items()
+            name: [(_key(b), int(b["doc_count"])) for b in agg["buckets"] if b["doc_count"] > 0]
+            for answer in responses[1:]
+            for name, agg in answer.get("aggregations", {}).items()
         }
-        seen = (query.offset if not query.after else _decode_after(query.after).get("n", 0)) + len(hits)
+        facets = {f.name: facets.get(f.name, []) for f in query.facets}  # in the order asked
+        seen = (position.get("n", 0) if position else query.offset) + len(hits)
         next_after = None
         if hits and seen < total:
-            next_after = _encode_after({"sa": hits[-1]["sort"], "pit": response.get("pit_id", pit_id), "n": seen})
+            next_after = _encode_after({"sa": hits[-1]["sort"], "pit": responses[0].get("pit_id", pit_id), "n": seen})
         return EngineResult(total=total, hits=out, facets=facets, next_after=next_after)
 
-    def _aggs(self, query: EngineQuery) -> dict[str, Any]:
-        """One filter+terms aggregation per facet; each facet ignores its own filter."""
-        aggs: dict[str, Any] = {}
-        for facet in query.facets:
-            others = _filters(query.filters.without(facet.name)) or {"match_all": {}}
-            aggs[facet.name] = {
-                "filter": others,
-                "aggs": {"values": {"terms": {"field": _FILTER_FIELDS[facet.name], "size": facet.size}}},
-            }
-        return aggs
+    def _msearch(self, searches: list[dict[str, Any]], expired_cursor: bool) -> list[dict[str, Any]]:
+        """Run a multi-search; any failed part fails the whole answer, in the service's terms."""
+        response = self._call("searching", lambda: self.client.msearch(searches=searches))
+        answers = response["responses"]
+        for answer in answers:
+            error = answer.get("error")
+            if error is None:
+                continue
+            reason = error.get("reason", error) if isinstance(error, dict) else error
+            if answer.get("status") == 404 and expired_cursor:
+                raise InvalidCursor("this cursor has expired; repeat the search", {"reason": str(reason)})
+            raise EngineUnavailable(
+                f"Elasticsearch failed while searching: HTTP {answer.get('status')} {reason}",
+                {"engine": "elasticsearch", "reason": str(reason)},
+            )
+        return answers
 
-    def doc_freqs(self, words: Iterable[str]) -> tuple[int, dict[str, int]]:
-        words = list(words)
+    def doc_freqs(self, words: Iterable[str], chars: Iterable[str] = ()) -> DocFreqs:
+        terms = {f"w{w}": {"term": {"summary_w": w}} for w in words}
+        terms.update({f"c{c}": {"term": {"summary_c": c}} for c in chars})
         body: dict[str, Any] = {
             "size": 0,
             "track_total_hits": True,
-            "aggs": {"df": {"filters": {"filters": {w: {"term": {"summary_w": w}} for w in words}}}} if words else {},
+            "aggs": {"df": {"filters": {"filters": terms}}} if terms else {},
         }
         response = self._call("counting words", lambda: self.client.search(index=self.alias, **body))
-        total = response["hits"]["total"]["value"]
         buckets = response.get("aggregations", {}).get("df", {}).get("buckets", {})
-        return total, {w: int(b["doc_count"]) for w, b in buckets.items()}
+        counts = {key: int(b["doc_count"]) for key, b in buckets.items()}
+        return DocFreqs(
+            total=response["hits"]["total"]["value"],
+            words={k[1:]: n for k, n in counts.items() if k[0] == "w"},
+            chars={k[1:]: n for k, n in counts.items() if k[0] == "c"},
+        )
 
     def content_hashes(self, record_ids: Sequence[str]) -> dict[str, str]:
         sources = self._head_sources(list(dict.fromkeys(record_ids)), ["content_hash"])
@@ -554,6 +641,31 @@ def _unit_source(unit: IndexUnit) -> dict[str, Any]:
     for name, tokens in unit.chars.items():
         source[f"{name}_c"] = tokens
     return source
+
+
+def _bool(
+    must: Sequence[dict[str, Any]] = (), filter: Sequence[dict[str, Any]] = (), must_not: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    """A bool query of these clauses, or the single clause itself when that is all there is."""
+    if len(must) == 1 and not filter and not must_not:
+        return must[0]
+    clauses = {"must": list(must), "filter": list(filter), "must_not": list(must_not)}
+    return {"bool": {k: v for k, v in clauses.items() if v}}
+
+
+def _facet_groups(query: EngineQuery) -> list[tuple[dict[str, Any] | None, list[FacetRequest]]]:
+    """The facets grouped by the filters that apply to them, each group one request.
+
+    A facet counts the matches under every filter but its own. Facets under the same other
+    filters share a request with those filters in its query (cheaper than a filter
+    aggregation per facet); the groups run side by side on the node's search threads.
+    """
+    groups: dict[str, tuple[dict[str, Any] | None, list[FacetRequest]]] = {}
+    for facet in query.facets:
+        others = _filters(query.filters.without(facet.name))
+        key = json.dumps(others, sort_keys=True)
+        groups.setdefault(key, (others, []))[1].append(facet)
+    return list(groups.values())
 
 
 def _boost(query: dict[str, Any], weight: float) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from indexing.query_model import (
     AtLeast,
     Boosted,
     ChargeIs,
+    DocFreqs,
     EngineHit,
     EngineQuery,
     EngineResult,
@@ -382,9 +383,13 @@ class EmbeddedEngine:
                 out[facet.name] = [(_bucket_key(b["key"]), int(b["doc_count"])) for b in buckets]
         return out
 
-    def doc_freqs(self, words: Iterable[str]) -> tuple[int, dict[str, int]]:
+    def doc_freqs(self, words: Iterable[str], chars: Iterable[str] = ()) -> DocFreqs:
         searcher = self._searcher()
-        return searcher.num_docs, {w: searcher.doc_freq("summary_w", w) for w in words}
+        return DocFreqs(
+            total=searcher.num_docs,
+            words={w: searcher.doc_freq("summary_w", w) for w in words},
+            chars={c: searcher.doc_freq("summary_c", c) for c in chars},
+        )
 
     def content_hashes(self, record_ids: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
