@@ -15,7 +15,7 @@ import math
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
-from typing import Any, Iterator, Literal
+from typing import AbstractSet, Any, Iterator, Literal
 
 from pydantic import BaseModel, Field
 
@@ -228,7 +228,7 @@ class SearchService:
             next_cursor=_encode_cursor(result.next_after, fingerprint, match_kind) if result.next_after else None,
         )
 
-    def _doc_freqs(self, words: set[str], chars: set[str] = frozenset()) -> DocFreqs:
+    def _doc_freqs(self, words: AbstractSet[str], chars: AbstractSet[str] = frozenset()) -> DocFreqs:
         """Document frequencies, remembered for a minute: the fallbacks only need their size.
 
         This saves an engine round trip per query (a request of its own on Elasticsearch).

@@ -39,9 +39,10 @@ class Segmenter:
     """jieba with the legal dictionary; thread-safe for reading once initialized."""
 
     def __init__(self, user_dictionary: Path | None = None) -> None:
+        self.dictionary_path = user_dictionary or legal_dictionary_path()
         self._tokenizer = jieba.Tokenizer()
         self._tokenizer.initialize()
-        self._load_words(user_dictionary or legal_dictionary_path())
+        self._load_words(self.dictionary_path)
 
     def _load_words(self, path: Path) -> None:
         for line in path.read_text("utf-8").splitlines():

@@ -5,7 +5,7 @@ with the tokens made in Python, so both engines match and rank the same tokens w
 Reads and writes go through an alias; `reindex` builds a new index client-side and swaps the
 alias atomically (this distribution has no `_reindex`). Only features of the default
 distribution and of the minimal integ-test one are used: built-in analyzers, bool/term/
-match_phrase queries, terms aggregations, post_filter, point in time and search_after.
+match_phrase queries, terms aggregations, multi-search, point in time and search_after.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from elasticsearch import (
 )
 
 from indexing import ranking
-from indexing.documents import CHAR_FIELDS, WORD_FIELDS, IndexUnit, unit_ids, units_for
+from indexing.documents import CHAR_FIELDS, WORD_FIELDS, IndexUnit, unit_ids
 from indexing.engines.base import ApiKey, AuditEntry, EngineHealth, Outcome, Record
 from indexing.errors import BadRequest, CasedigestError, EngineUnavailable, InvalidCursor
 from indexing.query_model import (
@@ -58,6 +58,7 @@ from indexing.query_model import (
 )
 from indexing.records import parse_record
 from indexing.segmenter import Segmenter
+from indexing.unit_pool import UnitPool
 
 log = logging.getLogger("casedigest")
 
@@ -138,6 +139,7 @@ class ElasticEngine:
         self.replicas = replicas
         self.chunk_size = chunk_size
         self.chunk_bytes = chunk_bytes
+        self.unit_pool = UnitPool(segmenter)
         self._ensure_alias()
 
     # ---- index lifecycle ---------------------------------------------------------------
@@ -262,8 +264,7 @@ class ElasticEngine:
         def actions() -> Iterator[dict[str, Any]]:
             for unit_id in delete_units:
                 yield {"_op_type": "delete", "_index": index, "_id": unit_id}
-            for record in records:
-                units = units_for(record, self.segmenter)
+            for record, units in zip(records, self.unit_pool.units(records)):
                 # The record's own unit (with its content hash) goes last: a load killed
                 # between two chunks leaves no hash behind for a half-written record, so the
                 # next load writes it again instead of skipping it as unchanged.
@@ -620,6 +621,7 @@ class ElasticEngine:
         return EngineHealth(self.name, status in ("green", "yellow"), detail, records)
 
     def close(self) -> None:
+        self.unit_pool.close()
         self.client.close()
 
 

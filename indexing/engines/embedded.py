@@ -22,7 +22,7 @@ from typing import Any, Iterable, Sequence
 import tantivy
 
 from indexing import ranking
-from indexing.documents import CHAR_FIELDS, WORD_FIELDS, IndexUnit, units_for
+from indexing.documents import CHAR_FIELDS, WORD_FIELDS, IndexUnit
 from indexing.engines.base import ApiKey, AuditEntry, EngineHealth, Outcome, Record
 from indexing.errors import BadRequest, EngineUnavailable
 from indexing.query_model import (
@@ -46,6 +46,7 @@ from indexing.query_model import (
 )
 from indexing.records import record_from_json, record_to_json
 from indexing.segmenter import Segmenter
+from indexing.unit_pool import UnitPool
 
 INDEX_SCHEMA_VERSION = "3"
 _Occur = tantivy.Occur
@@ -116,6 +117,7 @@ class EmbeddedEngine:
         self.path = Path(path)
         self.index_path = self.path.with_name(self.path.name + ".index")
         self.segmenter = segmenter
+        self.unit_pool = UnitPool(segmenter)
         self._heap = writer_heap_bytes
         self._local = threading.local()
         self._write_lock = threading.Lock()
@@ -240,8 +242,8 @@ class EmbeddedEngine:
         writer = self._index_writer()
         for record_id in ids:
             writer.delete_documents_by_term("record_id", record_id)
-        for record in records:
-            for unit in units_for(record, self.segmenter):
+        for units in self.unit_pool.units(records):
+            for unit in units:
                 writer.add_document(self._document(unit))
         writer.commit()
         self._index_version = None  # our own commit: reload before the next search
@@ -466,6 +468,7 @@ class EmbeddedEngine:
 
     def close(self) -> None:
         self.finish_writes()
+        self.unit_pool.close()
         connection = getattr(self._local, "db", None)
         if connection is not None:
             connection.close()

@@ -1,0 +1,87 @@
+"""Index units for many records at once, segmented in worker processes.
+
+Segmentation is pure Python and holds the interpreter lock, so threads cannot share it out.
+For a large batch (a bulk load), worker processes each with their own `Segmenter` cut the
+records, while the calling process only sends the results on: the load then uses every
+core instead of one. Small batches (an API write) are cut in place, as starting the workers
+(about a second each, once per pool) would cost more than it saves.
+
+Workers are started with "spawn" (safe in a process that runs threads), so a script that
+loads through this must guard its entry point with `if __name__ == "__main__":`, as the
+`casedigest` command and the benchmarks do.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from indexing.documents import IndexUnit, units_for
+from indexing.records import CaseDigest, Resolution
+from indexing.segmenter import Segmenter
+
+Record = CaseDigest | Resolution
+log = logging.getLogger("casedigest")
+
+# Fewer records than this are segmented in the calling process.
+MIN_PARALLEL_BATCH = 500
+
+_worker_segmenter: Segmenter | None = None
+
+
+def _start_worker(dictionary: Path) -> None:
+    global _worker_segmenter
+    _worker_segmenter = Segmenter(dictionary)
+
+
+def _units_in_worker(record: Record) -> list[IndexUnit]:
+    assert _worker_segmenter is not None
+    return units_for(record, _worker_segmenter)
+
+
+class UnitPool:
+    """Makes index units in order, in worker processes for large batches."""
+
+    def __init__(self, segmenter: Segmenter, workers: int | None = None) -> None:
+        self.segmenter = segmenter
+        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def units(self, records: Sequence[Record]) -> Iterator[list[IndexUnit]]:
+        """Each record's units, in the order of `records`."""
+        if self.workers < 2 or len(records) < MIN_PARALLEL_BATCH:
+            for record in records:
+                yield units_for(record, self.segmenter)
+            return
+        if self._pool is None:
+            # "spawn": a fresh interpreter per worker, safe in a process that runs threads
+            # (the web server, the bulk sender), unlike fork.
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(self.segmenter.dictionary_path,),
+            )
+        done = 0
+        try:
+            for units in self._pool.map(_units_in_worker, records, chunksize=25):
+                yield units
+                done += 1
+        except BrokenProcessPool:
+            # A worker died (killed, out of memory): carry on in this process rather than
+            # fail the load, and do not start workers again.
+            log.warning("segmentation workers stopped; segmenting in the loading process")
+            self.close()
+            self.workers = 1
+            for record in records[done:]:
+                yield units_for(record, self.segmenter)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
