@@ -29,6 +29,11 @@ class Settings(BaseSettings):
         Path(__file__).resolve().parents[1] / "fixtures",
         description="Folder of demo records (*.jsonl) loaded on first start.",
     )
+    segmentation_workers: int | None = Field(
+        None,
+        ge=1,
+        description="Processes that segment large write batches (bulk loads); default: one per CPU; 1 = in the loading process.",
+    )
     cors_origins: list[str] = Field(
         default_factory=list, description='Origins allowed to call the API from a browser, e.g. ["https://portal.example"].'
     )

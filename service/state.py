@@ -26,7 +26,7 @@ def open_engine(settings: Settings, segmenter: Segmenter) -> Engine:
     if settings.engine == "embedded":
         from indexing.engines.embedded import EmbeddedEngine
 
-        return EmbeddedEngine(settings.data_path, segmenter)
+        return EmbeddedEngine(settings.data_path, segmenter, workers=settings.segmentation_workers)
     from indexing.engines.elastic import ElasticEngine
 
     return ElasticEngine(
@@ -35,6 +35,7 @@ def open_engine(settings: Settings, segmenter: Segmenter) -> Engine:
         alias=settings.elasticsearch_index,
         shards=settings.elasticsearch_shards,
         replicas=settings.elasticsearch_replicas,
+        workers=settings.segmentation_workers,
     )
 
 

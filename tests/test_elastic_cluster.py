@@ -157,6 +157,7 @@ def test_searches_survive_a_killed_node(cluster_urls: str, segmenter: Segmenter)
         t0 = time.perf_counter()
         for start in range(0, RECORDS, BATCH):
             assert set(engine.upsert(records[start:start + BATCH])) == {"inserted"}
+        engine.finish_writes()
         load_seconds = time.perf_counter() - t0
         health = cluster_green(engine, len(PORTS), GREEN_WITHIN)
         assert health["status"] == "green", health

@@ -58,7 +58,7 @@ from indexing.query_model import (
 )
 from indexing.records import parse_record
 from indexing.segmenter import Segmenter
-from indexing.unit_pool import UnitPool
+from indexing.unit_pool import MIN_PARALLEL_BATCH, UnitPool
 
 log = logging.getLogger("casedigest")
 
@@ -131,6 +131,7 @@ class ElasticEngine:
         replicas: int = 0,
         chunk_size: int = 500,
         chunk_bytes: int = 10 * 1024 * 1024,
+        workers: int | None = None,
     ) -> None:
         self.client = client
         self.segmenter = segmenter
@@ -139,7 +140,7 @@ class ElasticEngine:
         self.replicas = replicas
         self.chunk_size = chunk_size
         self.chunk_bytes = chunk_bytes
-        self.unit_pool = UnitPool(segmenter)
+        self.unit_pool = UnitPool(segmenter, workers)
         self._ensure_alias()
 
     # ---- index lifecycle ---------------------------------------------------------------
@@ -216,7 +217,14 @@ class ElasticEngine:
 
     # ---- writes ------------------------------------------------------------------------
     def upsert(self, records: Sequence[Record]) -> list[Outcome]:
-        """Index changed records in bulk (one refresh per call, none per document)."""
+        """Index changed records in bulk, never refreshing per document.
+
+        A small batch (an API write) is refreshed at once, so it is searchable when this
+        returns. A large one (a bulk load) is not: refreshing every batch would cut the index
+        into many small segments that every later search has to visit; the load's
+        `finish_writes` refreshes once at the end (and the node's own refresh interval makes
+        the records searchable within a second for anyone searching meanwhile).
+        """
         if not records:
             return []
         ids = list(dict.fromkeys(r.id for r in records))
@@ -242,7 +250,8 @@ class ElasticEngine:
                 if unit_id not in unit_ids(record)
             ]
             self._bulk_index(list(changed.values()), index=self.alias, delete_units=stale)
-            self._refresh()
+            if len(changed) < MIN_PARALLEL_BATCH:
+                self._refresh()
         return outcomes
 
     def delete(self, record_ids: Sequence[str]) -> int:

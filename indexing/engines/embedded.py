@@ -113,11 +113,13 @@ class EmbeddedEngine:
 
     name = "embedded"
 
-    def __init__(self, path: Path, segmenter: Segmenter, writer_heap_bytes: int = 128_000_000) -> None:
+    def __init__(
+        self, path: Path, segmenter: Segmenter, writer_heap_bytes: int = 128_000_000, workers: int | None = None
+    ) -> None:
         self.path = Path(path)
         self.index_path = self.path.with_name(self.path.name + ".index")
         self.segmenter = segmenter
-        self.unit_pool = UnitPool(segmenter)
+        self.unit_pool = UnitPool(segmenter, workers)
         self._heap = writer_heap_bytes
         self._local = threading.local()
         self._write_lock = threading.Lock()
