@@ -219,3 +219,41 @@ def test_an_error_while_preparing_actions_keeps_what_was_sent(elastic: ElasticEn
     elastic.client.indices.refresh(index=elastic.alias)
     # every action prepared before the error was written, in order; nothing after it
     assert elastic.client.count(index=elastic.alias, query={"prefix": {"unit_id": "p"}})["count"] == 1200
+
+
+def test_a_bulk_load_pauses_scheduled_refreshes_until_it_finishes(
+    elastic: ElasticEngine, segmenter: Segmenter, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    from indexing.unit_pool import MIN_PARALLEL_BATCH
+
+    def interval() -> str | None:
+        settings = elastic.client.indices.get_settings(index=elastic.alias, name="index.refresh_interval")
+        found = [s["settings"]["index"]["refresh_interval"] for s in settings.values() if s.get("settings")]
+        return found[0] if found else None
+
+    records = _cail_records(MIN_PARALLEL_BATCH)
+    elastic.upsert(records)
+    assert interval() == "-1"  # a few large segments, not one per second
+    elastic.finish_writes()
+    assert interval() is None  # back to the node's default
+    service = SearchService(elastic, segmenter)
+    assert service.search(SearchRequest(size=1)).total == len(records)
+
+    # A load that dies before finishing leaves refreshes paused; the next open resumes them.
+    elastic.upsert([r.model_copy(update={"summary": r.summary + "（补正）"}) for r in records])
+    assert interval() == "-1"
+    settings = engine_settings("elasticsearch", request, tmp_path).model_copy(update={"elasticsearch_index": elastic.alias})
+    reopened = open_engine(settings, segmenter)
+    try:
+        assert interval() is None
+    finally:
+        reopened.close()
+
+
+def _cail_records(n: int) -> list:
+    from indexing.field_map import FieldMap
+    from indexing.records import parse_record
+
+    field_map = FieldMap.load(ROOT / "indexing/field_maps/cail2018.toml")
+    with CAIL.open(encoding="utf-8") as lines:
+        return [parse_record(field_map.apply(json.loads(line))) for _, line in zip(range(n), lines)]

@@ -141,6 +141,7 @@ class ElasticEngine:
         self.chunk_size = chunk_size
         self.chunk_bytes = chunk_bytes
         self.unit_pool = UnitPool(segmenter, workers)
+        self._refresh_paused = False
         self._ensure_alias()
 
     # ---- index lifecycle ---------------------------------------------------------------
@@ -153,6 +154,14 @@ class ElasticEngine:
     def _ensure_alias(self) -> None:
         if not self._call("checking the alias", lambda: self.client.indices.exists_alias(name=self.alias)):
             self.create_index(point_alias=True)
+            return
+        try:
+            settings = self.client.indices.get_settings(index=self.alias, name="index.refresh_interval")
+        except (TransportError, ApiError):
+            return  # a user without the monitor privilege: leave the settings alone
+        if any(s.get("settings", {}).get("index", {}).get("refresh_interval") == "-1" for s in settings.values()):
+            log.warning("a bulk load into %s ended without finishing; refreshes are resumed", self.alias)
+            self._resume_refresh()
 
     def create_index(self, point_alias: bool) -> str:
         """Create `<alias>-v<version>-<timestamp>` from the latest definition; returns its name."""
@@ -220,10 +229,9 @@ class ElasticEngine:
         """Index changed records in bulk, never refreshing per document.
 
         A small batch (an API write) is refreshed at once, so it is searchable when this
-        returns. A large one (a bulk load) is not: refreshing every batch would cut the index
-        into many small segments that every later search has to visit; the load's
-        `finish_writes` refreshes once at the end (and the node's own refresh interval makes
-        the records searchable within a second for anyone searching meanwhile).
+        returns. A large one (a bulk load) pauses scheduled refreshes until the load's
+        `finish_writes`: refreshing every batch or every second would cut the index into
+        many small segments that every later search has to visit.
         """
         if not records:
             return []
@@ -249,6 +257,8 @@ class ElasticEngine:
                 for unit_id in (existing.get(record_id) or {}).get("unit_ids", [])
                 if unit_id not in unit_ids(record)
             ]
+            if len(changed) >= MIN_PARALLEL_BATCH:
+                self._pause_refresh()
             self._bulk_index(list(changed.values()), index=self.alias, delete_units=stale)
             if len(changed) < MIN_PARALLEL_BATCH:
                 self._refresh()
@@ -267,7 +277,26 @@ class ElasticEngine:
         self._call("refreshing", lambda: self.client.indices.refresh(index=self.alias))
 
     def finish_writes(self) -> None:
+        if self._refresh_paused:
+            self._resume_refresh()
         self._refresh()
+
+    def _pause_refresh(self) -> None:
+        """Stop scheduled refreshes while a bulk load runs, as Elasticsearch advises for large
+        loads: the index is then written in a few large segments, not one per second.
+        `finish_writes` resumes them; a load that never finishes is noticed on the next open."""
+        if self._refresh_paused:
+            return
+        try:
+            self.client.indices.put_settings(index=self.alias, settings={"index": {"refresh_interval": "-1"}})
+            self._refresh_paused = True
+        except (TransportError, ApiError) as exc:  # e.g. no `manage` privilege: load anyway
+            log.info("loading without pausing refreshes: %s", _translate(exc, "pausing refreshes").message)
+
+    def _resume_refresh(self) -> None:
+        self._call("resuming refreshes", lambda: self.client.indices.put_settings(
+            index=self.alias, settings={"index": {"refresh_interval": None}}))
+        self._refresh_paused = False
 
     def _bulk_index(self, records: Sequence[Record], index: str, delete_units: Sequence[str] = ()) -> None:
         def actions() -> Iterator[dict[str, Any]]:
