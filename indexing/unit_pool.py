@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -37,6 +39,15 @@ _worker_segmenter: Segmenter | None = None
 def _start_worker(dictionary: Path) -> None:
     global _worker_segmenter
     _worker_segmenter = Segmenter(dictionary)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker when the process that started it is gone (killed with -9, say):
+    nothing else would, as the worker holds both ends of its own task queue."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 def _units_in_worker(record: Record) -> list[IndexUnit]:

@@ -24,7 +24,7 @@ import pytest
 
 from conftest import CAIL
 from indexing.engines.base import Record
-from indexing.engines.elastic import ElasticEngine
+from indexing.engines.elastic import SEARCH_RETRIES, SEARCH_RETRY_PAUSE, ElasticEngine
 from indexing.errors import CasedigestError
 from indexing.field_map import FieldMap
 from indexing.loader import Rejection, read_records
@@ -216,7 +216,9 @@ def test_searches_survive_a_killed_node(cluster_urls: str, segmenter: Segmenter)
             f"`{COMMAND}`\n\n"
             f"{platform.python_implementation()} {platform.python_version()}, Linux {platform.release()}; "
             f"3 nodes on one machine (HTTP {PORTS[0]}–{PORTS[-1]}, heap 512 MB each), "
-            f"client over all three URLs (max_retries=3, retry_on_timeout, request timeout 5 s)\n\n"
+            f"client over all three URLs (max_retries=3, retry_on_timeout, request timeout 5 s); "
+            f"a search part failing on the node side (5xx) is asked again up to {SEARCH_RETRIES} times "
+            f"within {SEARCH_RETRY_PAUSE * 3:.2f} s\n\n"
             f"| measure | figure |\n|---|---|\n{table}\n"
             + "".join(f"\n- failure: {f}" for f in report.failures[:20] + report.wrong[:20]),
             "utf-8",

@@ -53,3 +53,58 @@ def test_small_batches_stay_in_this_process(segmenter: Segmenter) -> None:
     records = _real_records(10)
     assert list(pool.units(records)) == [units_for(r, segmenter) for r in records]
     assert pool._pool is None
+
+
+def test_workers_end_when_their_process_is_killed(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "load.py"
+    script.write_text(
+        "import json, sys, time\n"
+        "from tests_helper import records\n"
+        "from indexing.segmenter import Segmenter\n"
+        "from indexing.unit_pool import UnitPool\n"
+        "if __name__ == '__main__':\n"
+        "    pool = UnitPool(Segmenter(), workers=2)\n"
+        "    for _ in pool.units(records()):\n"
+        "        pass\n"
+        "    print(json.dumps(list(pool._pool._processes)), flush=True)\n"
+        "    time.sleep(600)\n",
+        "utf-8",
+    )
+    (tmp_path / "tests_helper.py").write_text(
+        "import json\n"
+        "from indexing.field_map import FieldMap\n"
+        "from indexing.records import parse_record\n"
+        f"def records():\n"
+        f"    field_map = FieldMap.load({str(FIELD_MAP)!r})\n"
+        f"    with open({str(CAIL)!r}, encoding='utf-8') as lines:\n"
+        f"        return [parse_record(field_map.apply(json.loads(l))) for _, l in zip(range({MIN_PARALLEL_BATCH}), lines)]\n",
+        "utf-8",
+    )
+    root = Path(__file__).resolve().parents[1]
+    process = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": f"{root}:{tmp_path}"})
+    try:
+        workers = json.loads(process.stdout.readline())  # type: ignore[union-attr]
+        assert len(workers) == 2
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        status = Path(f"/proc/{pid}/stat")
+        return not (status.exists() and status.read_text().split(") ")[1].startswith("Z"))
+
+    deadline = time.monotonic() + 15
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(pid) for pid in workers), "orphaned segmentation workers kept running"

@@ -65,6 +65,8 @@ log = logging.getLogger("casedigest")
 MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "mappings"
 PIT_KEEP_ALIVE = "2m"
 _END = object()  # closes the queue of bulk actions
+SEARCH_RETRIES = 2  # a search part failing on the node (5xx) is asked again this often
+SEARCH_RETRY_PAUSE = 0.15  # seconds, times the attempt number
 
 _FILTER_FIELDS = {
     "crime_form": "crime_forms",
@@ -518,21 +520,31 @@ class ElasticEngine:
         return EngineResult(total=total, hits=out, facets=facets, next_after=next_after)
 
     def _msearch(self, searches: list[dict[str, Any]], expired_cursor: bool) -> list[dict[str, Any]]:
-        """Run a multi-search; any failed part fails the whole answer, in the service's terms."""
-        response = self._call("searching", lambda: self.client.msearch(searches=searches))
-        answers = response["responses"]
-        for answer in answers:
-            error = answer.get("error")
-            if error is None:
-                continue
+        """Run a multi-search; any failed part fails the whole answer, in the service's terms.
+
+        A part that failed on the node's side (HTTP 5xx: a shard copy on a node that has just
+        died, before the cluster notices) is asked again, at most `SEARCH_RETRIES` times
+        within about half a second; the remaining copies answer it.
+        """
+        for attempt in range(SEARCH_RETRIES + 1):
+            response = self._call("searching", lambda: self.client.msearch(searches=searches))
+            answers = response["responses"]
+            failed = next((a for a in answers if a.get("error") is not None), None)
+            if failed is None:
+                return answers
+            status = int(failed.get("status") or 500)
+            error = failed["error"]
             reason = error.get("reason", error) if isinstance(error, dict) else error
-            if answer.get("status") == 404 and expired_cursor:
+            if status == 404 and expired_cursor:
                 raise InvalidCursor("this cursor has expired; repeat the search", {"reason": str(reason)})
-            raise EngineUnavailable(
-                f"Elasticsearch failed while searching: HTTP {answer.get('status')} {reason}",
-                {"engine": "elasticsearch", "reason": str(reason)},
-            )
-        return answers
+            if status < 500 or attempt == SEARCH_RETRIES:
+                raise EngineUnavailable(
+                    f"Elasticsearch failed while searching: HTTP {status} {reason}",
+                    {"engine": "elasticsearch", "reason": str(reason)},
+                )
+            log.info("search part failed (HTTP %s %s); asking again", status, reason)
+            time.sleep(SEARCH_RETRY_PAUSE * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def doc_freqs(self, words: Iterable[str], chars: Iterable[str] = ()) -> DocFreqs:
         terms = {f"w{w}": {"term": {"summary_w": w}} for w in words}
