@@ -36,10 +36,11 @@ MIN_PARALLEL_BATCH = 500
 _worker_segmenter: Segmenter | None = None
 
 
-def _start_worker(dictionary: Path) -> None:
+def _start_worker(dictionary: Path, parent: int) -> None:
     global _worker_segmenter
+    # Watch first: the parent may be killed while the dictionary loads.
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     _worker_segmenter = Segmenter(dictionary)
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -76,7 +77,7 @@ class UnitPool:
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker,
-                initargs=(self.segmenter.dictionary_path,),
+                initargs=(self.segmenter.dictionary_path, os.getpid()),
             )
         done = 0
         try:

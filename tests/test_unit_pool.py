@@ -6,6 +6,8 @@ import json
 
 from pathlib import Path
 
+import pytest
+
 from conftest import CAIL
 from indexing.documents import units_for
 from indexing.field_map import FieldMap
@@ -55,7 +57,8 @@ def test_small_batches_stay_in_this_process(segmenter: Segmenter) -> None:
     assert pool._pool is None
 
 
-def test_workers_end_when_their_process_is_killed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("when", ["while the workers start", "after a batch"])
+def test_workers_end_when_their_process_is_killed(tmp_path: Path, when: str) -> None:
     import os
     import signal
     import subprocess
@@ -68,10 +71,16 @@ def test_workers_end_when_their_process_is_killed(tmp_path: Path) -> None:
         "from tests_helper import records\n"
         "from indexing.segmenter import Segmenter\n"
         "from indexing.unit_pool import UnitPool\n"
+        "import threading\n"
         "if __name__ == '__main__':\n"
         "    pool = UnitPool(Segmenter(), workers=2)\n"
-        "    for _ in pool.units(records()):\n"
-        "        pass\n"
+        f"    early = {when == 'while the workers start'!r}\n"
+        "    work = threading.Thread(target=lambda: [None for _ in pool.units(records())], daemon=True)\n"
+        "    work.start()\n"
+        "    if not early:\n"
+        "        work.join()\n"
+        "    while pool._pool is None or len(pool._pool._processes) < 2:\n"
+        "        time.sleep(0.01)\n"
         "    print(json.dumps(list(pool._pool._processes)), flush=True)\n"
         "    time.sleep(600)\n",
         "utf-8",
