@@ -233,8 +233,10 @@ class SearchService:
 
         This saves an engine round trip per query (a request of its own on Elasticsearch).
         """
-        now = time.monotonic()
         wanted = {("w", w) for w in words} | {("c", c) for c in chars}
+        if not wanted:  # nothing to decide (an empty query): no engine call
+            return DocFreqs(total=self._doc_total[1], words={}, chars={})
+        now = time.monotonic()
         fresh = {key: df for key, (at, df) in ((k, self._df_cache.get(k, (-1e9, 0))) for k in wanted)
                  if now - at < self._df_cache_seconds}
         missing = wanted - fresh.keys()
