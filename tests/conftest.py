@@ -6,13 +6,16 @@ import os
 import subprocess
 import uuid
 from pathlib import Path
+from itertools import islice
 from typing import Any, Iterator
 
 import pytest
 
-from indexing.engines.base import Engine
+from indexing.engines.base import Engine, Record
 from indexing.engines.embedded import EmbeddedEngine
 from indexing.enrich import with_inferred_forms
+from indexing.field_map import FieldMap
+from indexing.loader import read_records
 from indexing.records import parse_record
 from indexing.search import SearchService
 from indexing.segmenter import Segmenter
@@ -22,6 +25,7 @@ from service.state import open_engine
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 CAIL = SHARED / "data/cases/cail2018-dev.jsonl"
+CAIL_MAP = ROOT / "indexing/field_maps/cail2018.toml"
 SEED = SHARED / "seeds/000_48da8b9ab51a75f5.txt"
 ENGINES = ["embedded", "elasticsearch"]
 TEST_ES_PORT = os.environ.get("CASEDIGEST_TEST_ES_PORT", "9251")
@@ -116,6 +120,15 @@ RESOLUTION = {
         {"kind": "operative", "number": 2, "text": "关切新出现的犯罪形式，包括网络犯罪、贩运文化财产、贩运人体器官和海盗行为。"},
     ],
 }
+
+
+def cail_records(n: int | None = None) -> list[Record]:
+    """The first `n` real cases (all without `n`), read as `casedigest load` reads them."""
+    records: list[Record] = []
+    for _, item in islice(read_records(CAIL, FieldMap.load(CAIL_MAP)), n):
+        assert isinstance(item, Record), item.describe()
+        records.append(item)
+    return records
 
 
 def sample_records() -> list:

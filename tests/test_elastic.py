@@ -15,7 +15,7 @@ from typing import Iterator
 import pytest
 from elasticsearch import Elasticsearch
 
-from conftest import CAIL, discard, engine_settings, sample_records
+from conftest import CAIL, cail_records, discard, engine_settings, sample_records
 from indexing.engines.elastic import ElasticEngine, _decode_after, latest_mapping
 from indexing.errors import InvalidCursor
 from indexing.search import SearchRequest, SearchService
@@ -231,7 +231,7 @@ def test_a_bulk_load_pauses_scheduled_refreshes_until_it_finishes(
         found = [s["settings"]["index"]["refresh_interval"] for s in settings.values() if s.get("settings")]
         return found[0] if found else None
 
-    records = _cail_records(MIN_PARALLEL_BATCH)
+    records = cail_records(MIN_PARALLEL_BATCH)
     elastic.upsert(records)
     assert interval() == "-1"  # a few large segments, not one per second
     elastic.finish_writes()
@@ -249,11 +249,3 @@ def test_a_bulk_load_pauses_scheduled_refreshes_until_it_finishes(
     finally:
         reopened.close()
 
-
-def _cail_records(n: int) -> list:
-    from indexing.field_map import FieldMap
-    from indexing.records import parse_record
-
-    field_map = FieldMap.load(ROOT / "indexing/field_maps/cail2018.toml")
-    with CAIL.open(encoding="utf-8") as lines:
-        return [parse_record(field_map.apply(json.loads(line))) for _, line in zip(range(n), lines)]

@@ -22,12 +22,10 @@ from typing import Iterator
 
 import pytest
 
-from conftest import CAIL
+from conftest import cail_records
 from indexing.engines.base import Record
 from indexing.engines.elastic import SEARCH_RETRIES, SEARCH_RETRY_PAUSE, ElasticEngine
 from indexing.errors import CasedigestError
-from indexing.field_map import FieldMap
-from indexing.loader import Rejection, read_records
 from indexing.search import SearchRequest, SearchService
 from indexing.segmenter import Segmenter
 from service.settings import Settings
@@ -74,11 +72,7 @@ def cluster_urls() -> Iterator[str]:
 
 def replicated_cases(n: int) -> list[Record]:
     """The real cases again and again, each round under new ids (`<id>-r<round>`)."""
-    field_map = FieldMap.load(ROOT / "indexing/field_maps/cail2018.toml")
-    cases: list[Record] = []
-    for _, item in read_records(CAIL, field_map):
-        assert not isinstance(item, Rejection), item.describe()
-        cases.append(item)
+    cases = cail_records()
     assert len(cases) == 4496
     rounds = (n + len(cases) - 1) // len(cases)
     copies = (c.model_copy(update={"id": f"{c.id}-r{r}"}) for r in range(rounds) for c in cases)

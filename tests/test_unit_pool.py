@@ -8,25 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CAIL
+from conftest import cail_records
 from indexing.documents import units_for
-from indexing.field_map import FieldMap
-from indexing.records import parse_record
 from indexing.segmenter import Segmenter
 from indexing.unit_pool import MIN_PARALLEL_BATCH, UnitPool
 
-FIELD_MAP = Path(__file__).resolve().parents[1] / "indexing/field_maps/cail2018.toml"
-
-
-def _real_records(n: int) -> list:
-    field_map = FieldMap.load(FIELD_MAP)
-    with CAIL.open(encoding="utf-8") as lines:
-        rows = [json.loads(line) for _, line in zip(range(n), lines)]
-    return [parse_record(field_map.apply(row)) for row in rows]
-
 
 def test_workers_cut_exactly_as_this_process_does(segmenter: Segmenter) -> None:
-    records = _real_records(MIN_PARALLEL_BATCH + 100)
+    records = cail_records(MIN_PARALLEL_BATCH + 100)
     pool = UnitPool(segmenter, workers=2)
     try:
         assert list(pool.units(records)) == [units_for(r, segmenter) for r in records]
@@ -36,7 +25,7 @@ def test_workers_cut_exactly_as_this_process_does(segmenter: Segmenter) -> None:
 
 
 def test_a_killed_worker_does_not_lose_a_record(segmenter: Segmenter) -> None:
-    records = _real_records(MIN_PARALLEL_BATCH + 100)
+    records = cail_records(MIN_PARALLEL_BATCH + 100)
     pool = UnitPool(segmenter, workers=2)
     try:
         made = pool.units(records)
@@ -52,7 +41,7 @@ def test_a_killed_worker_does_not_lose_a_record(segmenter: Segmenter) -> None:
 
 def test_small_batches_stay_in_this_process(segmenter: Segmenter) -> None:
     pool = UnitPool(segmenter, workers=2)
-    records = _real_records(10)
+    records = cail_records(10)
     assert list(pool.units(records)) == [units_for(r, segmenter) for r in records]
     assert pool._pool is None
 
@@ -67,15 +56,15 @@ def test_workers_end_when_their_process_is_killed(tmp_path: Path, when: str) -> 
 
     script = tmp_path / "load.py"
     script.write_text(
-        "import json, sys, time\n"
-        "from tests_helper import records\n"
+        "import json, threading, time\n"
+        "from conftest import cail_records\n"
         "from indexing.segmenter import Segmenter\n"
-        "from indexing.unit_pool import UnitPool\n"
-        "import threading\n"
+        "from indexing.unit_pool import MIN_PARALLEL_BATCH, UnitPool\n"
         "if __name__ == '__main__':\n"
         "    pool = UnitPool(Segmenter(), workers=2)\n"
         f"    early = {when == 'while the workers start'!r}\n"
-        "    work = threading.Thread(target=lambda: [None for _ in pool.units(records())], daemon=True)\n"
+        "    records = cail_records(MIN_PARALLEL_BATCH)\n"
+        "    work = threading.Thread(target=lambda: [None for _ in pool.units(records)], daemon=True)\n"
         "    work.start()\n"
         "    if not early:\n"
         "        work.join()\n"
@@ -85,19 +74,9 @@ def test_workers_end_when_their_process_is_killed(tmp_path: Path, when: str) -> 
         "    time.sleep(600)\n",
         "utf-8",
     )
-    (tmp_path / "tests_helper.py").write_text(
-        "import json\n"
-        "from indexing.field_map import FieldMap\n"
-        "from indexing.records import parse_record\n"
-        f"def records():\n"
-        f"    field_map = FieldMap.load({str(FIELD_MAP)!r})\n"
-        f"    with open({str(CAIL)!r}, encoding='utf-8') as lines:\n"
-        f"        return [parse_record(field_map.apply(json.loads(l))) for _, l in zip(range({MIN_PARALLEL_BATCH}), lines)]\n",
-        "utf-8",
-    )
     root = Path(__file__).resolve().parents[1]
     process = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, stdout=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONPATH": f"{root}:{tmp_path}"})
+                               env={**os.environ, "PYTHONPATH": f"{root}:{root / 'tests'}"})
     try:
         workers = json.loads(process.stdout.readline())  # type: ignore[union-attr]
         assert len(workers) == 2
