@@ -155,6 +155,7 @@ class Latencies:
         return {
             "p50": percentile(self.samples, 0.50) * 1000,
             "p99": percentile(self.samples, 0.99) * 1000,
+            "max": max(self.samples) * 1000,
             "mean": total / len(self.samples) * 1000,
             "qps": len(self.samples) / total if total else 0.0,
             "n": len(self.samples),
@@ -166,13 +167,19 @@ def progress(message: str) -> None:
 
 
 def run_rounds(
-    items: list[Any], call: Callable[[Any], Any], rounds: int, before: Callable[[], Any] | None = None
+    items: list[Any],
+    call: Callable[[Any], Any],
+    rounds: int,
+    before: Callable[[], Any] | None = None,
+    warmup: int = 1,
 ) -> tuple[dict[Any, Latencies], dict[Any, Any]]:
-    """One warm-up pass over `items`, then `rounds` timed passes; latencies and last answers.
+    """`warmup` untimed passes over `items`, then `rounds` timed passes; latencies and last answers.
 
     `before`, if given, runs before every timed call, outside the timing (e.g. emptying a cache).
     """
-    answers = {item: call(item) for item in items}
+    answers: dict[Any, Any] = {}
+    for _ in range(warmup):
+        answers = {item: call(item) for item in items}
     times: dict[Any, Latencies] = {item: Latencies() for item in items}
     for _ in range(rounds):
         for item in items:

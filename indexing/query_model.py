@@ -6,6 +6,7 @@ query language (tantivy queries, Elasticsearch DSL). Nothing here knows about an
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable, Literal, Union
 
@@ -119,6 +120,54 @@ def query_words(node: Node) -> set[str]:
     return set()
 
 
+def phrase_texts(node: Node) -> set[str]:
+    """The text of every unscoped phrase of the query (to look up as one word's frequency)."""
+    if isinstance(node, Phrase):
+        return {"".join(node.chars)} if node.scope is None else set()
+    if isinstance(node, (And, Or, AtLeast)):
+        return set().union(*(phrase_texts(c) for c in node.clauses))
+    if isinstance(node, (Not, Boosted)):
+        return phrase_texts(node.clause)
+    return set()
+
+
+def match_share(node: Node, dfs: DocFreqs) -> float:
+    """An estimate of the share of index units the match covers, from summary frequencies.
+
+    A word counts by its own frequency, a phrase by the frequency of the same characters cut
+    as one word (every such unit holds the phrase), AND, OR and NOT as if independent. What
+    cannot be estimated (scoped terms, charges, "at least") makes the estimate 0: an engine
+    reads a high share as "nearly everything matches" and may count facets another way.
+    """
+    share = _share(node, dfs, max(dfs.total, 1))
+    return 0.0 if share is None else share
+
+
+def _share(node: Node, dfs: DocFreqs, total: int) -> float | None:
+    if isinstance(node, MatchAll):
+        return 1.0
+    if isinstance(node, Term):
+        return dfs.words.get(node.word, 0) / total if node.scope is None else None
+    if isinstance(node, Words):
+        if node.scope is not None:
+            return None
+        return math.prod(dfs.words.get(p, 0) / total for p in node.parts)
+    if isinstance(node, Phrase):
+        return dfs.words.get("".join(node.chars), 0) / total if node.scope is None else None
+    if isinstance(node, Boosted):
+        return _share(node.clause, dfs, total)
+    if isinstance(node, Not):
+        inner = _share(node.clause, dfs, total)
+        return None if inner is None else 1.0 - inner
+    if isinstance(node, And):
+        shares = [_share(c, dfs, total) for c in node.clauses]
+        return None if any(s is None for s in shares) else math.prod(s for s in shares if s is not None)
+    if isinstance(node, Or):
+        # an unknown alternative only adds matches: the known ones give a lower estimate
+        return 1.0 - math.prod(1.0 - s for c in node.clauses if (s := _share(c, dfs, total)) is not None)
+    return None
+
+
 def with_fallbacks(node: Node, worthwhile: Callable[[str], bool]) -> Node:
     """The tree with `fallback` set on every term for which `worthwhile(word)` holds.
 
@@ -197,6 +246,9 @@ class EngineQuery:
     # Return each hit's record with it when the engine can do so without another request
     # (Elasticsearch keeps it beside the index unit); hits without one are looked up.
     with_records: bool = False
+    # The core's estimate of the share of index units `match` covers (`match_share`): a hint
+    # for counting facets; the answer must not depend on it.
+    match_share: float = 0.0
 
 
 @dataclass(frozen=True)

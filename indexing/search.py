@@ -39,6 +39,8 @@ from indexing.query_model import (
     Phrase,
     Term,
     Words,
+    match_share,
+    phrase_texts,
     positive_terms,
     query_words,
     with_fallbacks,
@@ -183,7 +185,8 @@ class SearchService:
         fingerprint = _fingerprint(request, sort)
         position = _decode_cursor(request.cursor, fingerprint) if request.cursor else None
         phrases = [p for p in parsed.phrase_boosts if p.scope is None]
-        dfs = self._doc_freqs(query_words(node), {c for p in phrases for c in p.chars} | query_chars(node))
+        dfs = self._doc_freqs(query_words(node) | phrase_texts(node),
+                              {c for p in phrases for c in p.chars} | query_chars(node))
         boosts = tuple(
             (Phrase(p.chars, field), weight)
             for p in phrases
@@ -200,6 +203,7 @@ class SearchService:
             after=position.after if position else None,
             facets=tuple(FacetRequest(name, _facet_size(name, request.facet_size)) for name in FACET_NAMES),
             with_records=True,
+            match_share=match_share(node, dfs),
         )
         match_kind: Literal["all", "partial"] = position.match if position else "all"
         relaxed = relax(node) if request.partial else None

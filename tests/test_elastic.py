@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
@@ -249,3 +250,62 @@ def test_a_bulk_load_pauses_scheduled_refreshes_until_it_finishes(
     finally:
         reopened.close()
 
+
+
+BROAD_REQUESTS = [
+    SearchRequest(q="被告人"),
+    SearchRequest(q='"被告人"'),
+    SearchRequest(q="被告人 NOT 自首"),
+    SearchRequest(q="被告人", crime_form=["money_laundering", "drugs"]),
+    SearchRequest(q="被告人", charge=["诈骗", "盗窃"]),
+    SearchRequest(q="被告人", doc_type=["case"], charge=["故意伤害"], facet_size=3),
+]
+
+
+def test_broad_matches_count_facets_as_everything_minus_the_rest(
+    elastic: ElasticEngine, segmenter: Segmenter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import indexing.engines.elastic as elastic_module
+    from indexing.query_model import FACET_NAMES, EngineQuery, FacetRequest, Term
+
+    elastic.upsert(cail_records(1500) + sample_records())
+    elastic.finish_writes()
+    service = SearchService(elastic, segmenter, df_cache_seconds=0)
+    parts: list[int] = []
+    msearch = elastic.client.msearch
+
+    def counted(**kwargs):  # type: ignore[no-untyped-def]  # the real node answers
+        parts.append(len(kwargs["searches"]) // 2)
+        return msearch(**kwargs)
+
+    monkeypatch.setattr(elastic.client, "msearch", counted)
+
+    def answers() -> list[tuple]:
+        out = []
+        for request in BROAD_REQUESTS:
+            result = service.search(request)
+            out.append((result.total, [h.id for h in result.hits], result.model_dump()["facets"]))
+        return out
+
+    broad = answers()
+    broad_parts = list(parts)
+    monkeypatch.setattr(elastic_module, "BROAD_MATCH_SHARE", 2.0)  # never broad: one request per group
+    parts.clear()
+    plain = answers()
+    assert broad == plain
+    assert all(total > 0 for total, _, _ in plain)
+    assert sum(broad_parts) > sum(parts)  # the broad way was taken: two requests per facet group
+    # A bucket list cut short cannot give an exact difference: the group is counted plainly.
+    monkeypatch.setattr(elastic_module, "BROAD_MATCH_SHARE", 0.7)
+    monkeypatch.setattr(elastic_module, "ALL_BUCKETS", 1)
+    assert answers() == plain
+
+    # Excluded records (related cases) stay out of both counts.
+    monkeypatch.setattr(elastic_module, "ALL_BUCKETS", 10_000)
+    excluded = tuple(r.id for r in cail_records(40))
+    facets = tuple(FacetRequest(name, 20) for name in FACET_NAMES)
+    query = EngineQuery(match=Term("被告人"), exclude_records=excluded, facets=facets, size=20)
+    wide, narrow = (elastic.search(replace(query, match_share=share)) for share in (1.0, 0.0))
+    assert (wide.total, wide.facets, [h.unit_id for h in wide.hits]) == (
+        narrow.total, narrow.facets, [h.unit_id for h in narrow.hits])
+    assert not set(excluded) & {h.record_id for h in wide.hits}

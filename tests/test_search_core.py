@@ -246,3 +246,44 @@ def test_character_runs_only_where_their_rarest_character_is_rare() -> None:
     assert _with_fallbacks(Words("洗钱被告人", ("洗钱", "被告人")), dfs).fallback
     assert _rare_enough(("洗", "钱"), dfs) and not _rare_enough(("人", "民"), dfs)
 
+
+
+def test_match_share_estimates_how_much_of_the_index_a_query_covers() -> None:
+    from indexing.query_model import And, Boosted, ChargeIs, DocFreqs, MatchAll, Not, Or, Phrase, Term, Words, match_share
+
+    dfs = DocFreqs(total=1000, words={"被告人": 990, "自首": 100, "供述": 500, "洗钱": 5})
+    assert match_share(Term("被告人"), dfs) == pytest.approx(0.99)
+    assert match_share(And((Term("被告人"), Not(Term("自首")))), dfs) == pytest.approx(0.99 * 0.9)
+    assert match_share(Or((Term("洗钱"), Term("供述"))), dfs) == pytest.approx(1 - 0.995 * 0.5)
+    assert match_share(Words("被告人供述", ("被告人", "供述")), dfs) == pytest.approx(0.495)
+    # a phrase counts by the units holding it cut as one word; an unknown word by nothing
+    assert match_share(Phrase(("被", "告", "人")), dfs) == pytest.approx(0.99)
+    assert match_share(Phrase(("告", "人")), dfs) == 0.0
+    assert match_share(Boosted(Term("被告人"), 0.5), dfs) == pytest.approx(0.99)
+    # what cannot be estimated is never read as "nearly everything"
+    assert match_share(Term("被告人", scope="title"), dfs) == 0.0
+    assert match_share(And((Term("被告人"), Not(ChargeIs("盗窃罪")))), dfs) == 0.0
+    assert match_share(Or((Term("被告人"), ChargeIs("盗窃罪"))), dfs) == pytest.approx(0.99)
+    assert match_share(MatchAll(), dfs) == 1.0
+    assert match_share(Term("被告人"), DocFreqs(total=0, words={})) == 0.0
+
+
+def test_the_core_tells_the_engine_how_broad_a_query_is(sample_service: SearchService) -> None:
+    asked = []
+    engine = sample_service.engine
+    search = engine.search
+
+    def spy(query):  # type: ignore[no-untyped-def]  # records the request, the real engine answers
+        asked.append(query)
+        return search(query)
+
+    engine.search = spy  # type: ignore[method-assign]
+    try:
+        sample_service.search(SearchRequest(q='"被告人"'))
+        sample_service.search(SearchRequest(q="洗钱"))
+    finally:
+        del engine.search
+    total = engine.doc_freqs(["被告人", "洗钱"]).total
+    phrase_share, rare_share = asked[0].match_share, asked[-1].match_share
+    assert phrase_share == pytest.approx(engine.doc_freqs(["被告人"]).words["被告人"] / total)
+    assert phrase_share >= 0.5 > rare_share

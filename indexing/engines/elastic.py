@@ -67,6 +67,10 @@ PIT_KEEP_ALIVE = "2m"
 _END = object()  # closes the queue of bulk actions
 SEARCH_RETRIES = 2  # a search part failing on the node (5xx) is asked again this often
 SEARCH_RETRY_PAUSE = 0.15  # seconds, times the attempt number
+# A match the core estimates to cover at least this share of the documents has its facets
+# counted as "every document minus the ones left out" (`_facet_bodies`).
+BROAD_MATCH_SHARE = 0.7
+ALL_BUCKETS = 10_000  # buckets asked per facet for that difference: every value, in practice
 
 _FILTER_FIELDS = {
     "crime_form": "crime_forms",
@@ -481,23 +485,34 @@ class ElasticEngine:
         else:
             hits_body["from"] = query.offset
             searches = [{**header, "index": self.alias}, hits_body]
-        counting = None  # the facet request that also counts the hits, if any
-        for i, (others, group) in enumerate(_facet_groups(query)):
+        counting = None  # the facet group that also counts the hits, if any
+        groups = _facet_groups(query)
+        broad = query.match_share >= BROAD_MATCH_SHARE and not isinstance(query.match, MatchAll)
+        for i, (others, group) in enumerate(groups):
             if others == filters and counting is None:
-                # This request matches exactly what the hits request does and visits every
+                # This group matches exactly what the hits request does and visits every
                 # match anyway: it counts them, and the hits request may skip the documents
                 # that cannot reach the first page (much faster on common words).
-                counting = i + 1
+                counting = i
                 hits_body["track_total_hits"] = False
-            searches += [{**header, "index": self.alias}, {
-                "size": 0,
-                "track_total_hits": counting == i + 1,
-                "query": _bool(filter=[match, *([others] if others else [])], must_not=exclusions),
-                "aggs": {f.name: {"terms": {"field": _FILTER_FIELDS[f.name], "size": f.size}} for f in group},
-            }]
+            parts = _facet_bodies(match, others, exclusions, group, counts=counting == i, broad=broad)
+            searches += [part for body in parts for part in ({**header, "index": self.alias}, body)]
         responses = self._msearch(searches, expired_cursor=position is not None)
         hits = responses[0]["hits"]["hits"]
-        total = responses[counting or 0]["hits"]["total"]["value"]
+        total = responses[0]["hits"].get("total", {}).get("value", 0)
+        facets: dict[str, list[tuple[str, int]]] = {}
+        answers = iter(responses[1:])
+        for i, (others, group) in enumerate(groups):
+            counted = _facet_counts([next(answers) for _ in range(2 if broad else 1)], group)
+            if counted is None:  # a broad count the node could not give in full: count plainly
+                plain = _facet_bodies(match, others, exclusions, group, counts=counting == i, broad=False)
+                answer = self._msearch([{**header, "index": self.alias}, plain[0]], expired_cursor=False)
+                counted = _facet_counts(answer, group)
+                assert counted is not None
+            group_total, group_facets = counted
+            facets.update(group_facets)
+            if counting == i:
+                total = group_total
         out = [
             EngineHit(
                 h["_source"]["unit_id"],
@@ -507,11 +522,6 @@ class ElasticEngine:
             )
             for h in hits
         ]
-        facets = {
-            name: [(_key(b), int(b["doc_count"])) for b in agg["buckets"] if b["doc_count"] > 0]
-            for answer in responses[1:]
-            for name, agg in answer.get("aggregations", {}).items()
-        }
         facets = {f.name: facets.get(f.name, []) for f in query.facets}  # in the order asked
         seen = (position.get("n", 0) if position else query.offset) + len(hits)
         next_after = None
@@ -718,6 +728,73 @@ def _facet_groups(query: EngineQuery) -> list[tuple[dict[str, Any] | None, list[
         key = json.dumps(others, sort_keys=True)
         groups.setdefault(key, (others, []))[1].append(facet)
     return list(groups.values())
+
+
+def _facet_bodies(
+    match: dict[str, Any],
+    others: dict[str, Any] | None,
+    exclusions: list[dict[str, Any]],
+    group: list[FacetRequest],
+    counts: bool,
+    broad: bool,
+) -> list[dict[str, Any]]:
+    """The requests that count one facet group (and the hits, if `counts`).
+
+    Plainly, one request over the matches. For a broad match (most documents), two: every
+    document under the group's filters, and those the match leaves out; the counts are their
+    difference. Each is cheaper than aggregating nearly every document, and the first does not
+    depend on the query, so the node's request cache answers it for any query until the next
+    refresh. Both ask for every bucket, so the difference is exact (`_facet_counts` checks).
+    """
+    scope = [others] if others else []
+    if not broad:
+        return [{
+            "size": 0,
+            "track_total_hits": counts,
+            "query": _bool(filter=[match, *scope], must_not=exclusions),
+            "aggs": {f.name: {"terms": {"field": _FILTER_FIELDS[f.name], "size": f.size}} for f in group},
+        }]
+    aggs = {f.name: {"terms": {"field": _FILTER_FIELDS[f.name], "size": ALL_BUCKETS}} for f in group}
+    everything = _bool(filter=scope, must_not=exclusions) if scope or exclusions else {"match_all": {}}
+    return [
+        {"size": 0, "track_total_hits": counts, "query": everything, "aggs": aggs},
+        {"size": 0, "track_total_hits": counts, "query": _bool(filter=scope, must_not=[match, *exclusions]), "aggs": aggs},
+    ]
+
+
+def _facet_counts(
+    answers: list[dict[str, Any]], group: list[FacetRequest]
+) -> tuple[int, dict[str, list[tuple[str, int]]]] | None:
+    """The hit count and buckets of one facet group from its answers (see `_facet_bodies`).
+
+    Two answers are every document and the ones left out: counts are their difference, in the
+    node's own order (count, then key), cut to each facet's size. None if a bucket list was
+    cut short, since the difference would then not be exact.
+    """
+    def total(answer: dict[str, Any]) -> int:
+        return int(answer["hits"].get("total", {}).get("value", 0))
+
+    if len(answers) == 1:
+        (answer,) = answers
+        aggs = answer.get("aggregations", {})
+        return total(answer), {
+            f.name: [(_key(b), int(b["doc_count"])) for b in aggs.get(f.name, {}).get("buckets", []) if b["doc_count"] > 0]
+            for f in group
+        }
+    everything, left_out = answers
+    facets: dict[str, list[tuple[str, int]]] = {}
+    for f in group:
+        all_agg, out_agg = everything["aggregations"][f.name], left_out["aggregations"][f.name]
+        if all_agg.get("sum_other_doc_count") or out_agg.get("sum_other_doc_count"):
+            return None
+        counts = {_key(b): int(b["doc_count"]) for b in all_agg["buckets"]}
+        for b in out_agg["buckets"]:  # (a write between the two requests may leave a value only here)
+            counts[_key(b)] = counts.get(_key(b), 0) - int(b["doc_count"])
+        numeric = f.name == "year"
+        ranked = sorted(((k, n) for k, n in counts.items() if n > 0),
+                        key=lambda kn: (-kn[1], int(kn[0]) if numeric else kn[0]))
+        facets[f.name] = ranked[: f.size]
+    return total(everything) - total(left_out), facets
 
 
 def _boost(query: dict[str, Any], weight: float) -> dict[str, Any]:
