@@ -252,6 +252,40 @@ def test_a_bulk_load_pauses_scheduled_refreshes_until_it_finishes(
 
 
 
+def test_a_large_load_is_merged_into_one_segment_and_a_small_one_is_not(elastic: ElasticEngine) -> None:
+    from indexing.unit_pool import MIN_PARALLEL_BATCH
+
+    def segments() -> int:
+        rows = elastic.client.cat.segments(index=elastic.alias, format="json")
+        return len({(r["shard"], r["segment"]) for r in rows if r.get("searchable") == "true"})
+
+    records = cail_records(4 * MIN_PARALLEL_BATCH)
+    # four batches, each refreshed on its own before the load pauses refreshes: four segments
+    for start in range(0, 4 * MIN_PARALLEL_BATCH, MIN_PARALLEL_BATCH - 1):
+        elastic.upsert(records[start : start + MIN_PARALLEL_BATCH - 1])
+    assert segments() > 1
+    assert elastic.merge_after_load(len(records))
+    deadline = time.monotonic() + 60
+    while segments() > 1 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert segments() == 1
+    assert elastic.client.count(index=elastic.alias)["count"] == len(records)
+    # a load that writes a small part of the index leaves the merging to the node
+    assert not elastic.merge_after_load(len(records) // 5)
+    # finish_writes asks for the merge after a bulk load through upsert
+    asked: list[int] = []
+    merge = elastic.merge_after_load
+    elastic.merge_after_load = lambda loaded: asked.append(loaded) or merge(loaded)  # type: ignore[method-assign]
+    updated = [r.model_copy(update={"summary": r.summary + "（补正）"}) for r in records[:MIN_PARALLEL_BATCH]]
+    elastic.upsert(updated)
+    elastic.finish_writes()
+    assert asked == [MIN_PARALLEL_BATCH]
+    elastic.upsert(updated[:3])  # nothing loaded in bulk: no merge is considered
+    elastic.finish_writes()
+    assert asked == [MIN_PARALLEL_BATCH]
+
+
+
 BROAD_REQUESTS = [
     SearchRequest(q="被告人"),
     SearchRequest(q='"被告人"'),
