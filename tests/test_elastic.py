@@ -260,7 +260,7 @@ def test_a_large_load_is_merged_into_one_segment_and_a_small_one_is_not(elastic:
         return len({(r["shard"], r["segment"]) for r in rows if r.get("searchable") == "true"})
 
     records = cail_records(4 * MIN_PARALLEL_BATCH)
-    # four batches, each refreshed on its own before the load pauses refreshes: four segments
+    # batches below the bulk size, each refreshed as soon as it is written: several segments
     for start in range(0, 4 * MIN_PARALLEL_BATCH, MIN_PARALLEL_BATCH - 1):
         elastic.upsert(records[start : start + MIN_PARALLEL_BATCH - 1])
     assert segments() > 1

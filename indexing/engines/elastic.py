@@ -534,7 +534,7 @@ class ElasticEngine:
             searches += [part for body in parts for part in ({**header, "index": self.alias}, body)]
         responses = self._msearch(searches, expired_cursor=position is not None)
         hits = responses[0]["hits"]["hits"]
-        total = responses[0]["hits"].get("total", {}).get("value", 0)
+        total = _total(responses[0])  # when no facet request counts
         facets: dict[str, list[tuple[str, int]]] = {}
         answers = iter(responses[1:])
         for i, (others, group) in enumerate(groups):
@@ -806,13 +806,10 @@ def _facet_counts(
     node's own order (count, then key), cut to each facet's size. None if a bucket list was
     cut short, since the difference would then not be exact.
     """
-    def total(answer: dict[str, Any]) -> int:
-        return int(answer["hits"].get("total", {}).get("value", 0))
-
     if len(answers) == 1:
         (answer,) = answers
         aggs = answer.get("aggregations", {})
-        return total(answer), {
+        return _total(answer), {
             f.name: [(_key(b), int(b["doc_count"])) for b in aggs.get(f.name, {}).get("buckets", []) if b["doc_count"] > 0]
             for f in group
         }
@@ -829,7 +826,12 @@ def _facet_counts(
         ranked = sorted(((k, n) for k, n in counts.items() if n > 0),
                         key=lambda kn: (-kn[1], int(kn[0]) if numeric else kn[0]))
         facets[f.name] = ranked[: f.size]
-    return total(everything) - total(left_out), facets
+    return _total(everything) - _total(left_out), facets
+
+
+def _total(answer: dict[str, Any]) -> int:
+    """The hit count of a search answer (0 where it was not counted)."""
+    return int(answer["hits"].get("total", {}).get("value", 0))
 
 
 def _boost(query: dict[str, Any], weight: float) -> dict[str, Any]:
