@@ -22,6 +22,12 @@ class BadRequest(CasedigestError):
     status = 400
 
 
+class InvalidParameter(BadRequest):
+    """A parameter outside its bounds (the same code the API gives a value of the wrong type)."""
+
+    code = "invalid_parameter"
+
+
 class QuerySyntaxError(BadRequest):
     """A query the parser cannot read; `detail` carries the position and a corrected query."""
 

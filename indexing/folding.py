@@ -1,7 +1,7 @@
 """Character folding applied identically to indexed text and to queries.
 
 Folding maps traditional to simplified characters, full-width to half-width forms and Latin
-letters to lower case. It works character by character and never changes the length of a
+(also Greek and Cyrillic) letters to lower case. It works character by character and never changes the length of a
 string, so an offset in folded text is the same offset in the original: highlights are cut
 from the original text without any mapping.
 """
@@ -43,6 +43,10 @@ def fold_table() -> dict[int, str]:
         table[cp] = chr(cp + 32)
     for cp in range(0xFF21, 0xFF3B):  # full-width capitals fold straight to lower case
         table[cp] = chr(cp - 0xFEE0 + 32)
+    for cp in range(0x00C0, 0x0530):  # Latin with diacritics, Greek, Cyrillic: É→é, Ǆ→ǆ
+        lower = chr(cp).lower()
+        if len(lower) == 1 and lower != chr(cp):  # İ lowers to two characters: left as it is
+            table[cp] = lower
     return table
 
 

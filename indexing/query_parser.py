@@ -10,7 +10,9 @@ segmented into words and never reaches an engine as syntax.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 from indexing.documents import CHAR_FIELDS
 from indexing.errors import QuerySyntaxError
@@ -20,6 +22,9 @@ from indexing.segmenter import Segmenter
 
 MAX_QUERY_CHARS = 500
 MAX_TERMS = 64
+# Parentheses, NOTs and field scopes nest; the parser and every walker of the tree recurse
+# once per level, so the depth is bounded well below Python's recursion limit.
+MAX_NESTING = 32
 
 _SCOPE_ALIASES = {"charge": "charges", "fulltext": "full_text", "keyword": "keywords", "basis": "legal_basis"}
 _SCOPED_WORD = re.compile(r"^([A-Za-z_]+):(.*)$", re.S)
@@ -115,6 +120,7 @@ class _Parser:
         self.original = original
         self.term_count = 0
         self.phrase_boosts: list[Phrase] = []
+        self.depth = 0
 
     def parse(self) -> Node:
         node = self._or(None)
@@ -179,6 +185,21 @@ class _Parser:
             clauses.insert(0, MatchAll())
         return clauses[0] if len(clauses) == 1 else And(tuple(clauses))
 
+    @contextmanager
+    def _level(self, token: _Token) -> Iterator[None]:
+        """One more level of nesting, entered at `token`; too deep a query is a syntax error."""
+        if self.depth >= MAX_NESTING:
+            raise self._error(
+                f"the query nests parentheses, NOT and field scopes more than {MAX_NESTING} deep "
+                f"(at position {token.pos + 1})",
+                token,
+            )
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+
     def _unary(self, scope: str | None) -> Node | None:
         token = self._peek()
         assert token is not None
@@ -190,7 +211,8 @@ class _Parser:
                     f"{token.text} at position {token.pos + 1} has nothing to exclude", token,
                     self.original[: token.pos] + self.original[token.pos + len(token.text) :],
                 )
-            inner = self._unary(scope)
+            with self._level(token):
+                inner = self._unary(scope)
             return Not(inner) if inner is not None else None
         return self._primary(scope)
 
@@ -202,14 +224,16 @@ class _Parser:
             nxt = self._peek()
             if nxt is None or nxt.kind not in ("WORD", "PHRASE", "LPAREN") or nxt.pos > token.pos + len(token.text) + 20:
                 raise self._error(f"{token.text}: at position {token.pos + 1} needs a word after the colon", token)
-            return self._primary(token.text)
+            with self._level(token):
+                return self._primary(token.text)
         if token.kind == "LPAREN":
             if self._peek() is not None and self._peek().kind == "RPAREN":  # type: ignore[union-attr]
                 raise self._error(
                     f"empty parentheses at position {token.pos + 1}", token,
                     self.original[: token.pos] + self.original[token.pos + 2 :],
                 )
-            node = self._or(scope)
+            with self._level(token):
+                node = self._or(scope)
             closing = self._peek()
             if closing is None or closing.kind != "RPAREN":
                 raise self._error(

@@ -7,23 +7,22 @@ dresses the hits (records, highlights, resolution paragraphs, facet labels).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import math
 import time
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import AbstractSet, Any, Iterator, Literal
 
 from pydantic import BaseModel, Field
 
 from indexing import countries
 from indexing.crime_forms import TAXONOMY
+from indexing.cursor import CursorCodec, Position
 from indexing.documents import split_unit_id
 from indexing.engines.base import Engine, Record
-from indexing.errors import BadRequest, InvalidCursor, NotFound
+from indexing.errors import BadRequest, InvalidParameter, NotFound
 from indexing.folding import fold
 from indexing.highlight import mark, match_spans, snippets
 from indexing.query_model import (
@@ -53,6 +52,7 @@ from indexing.segmenter import Segmenter
 
 MAX_PAGE_SIZE = 100
 MAX_PAGE_DEPTH = 10_000  # beyond this, page with the cursor
+MAX_FILTER_VALUES = 50  # values of one filter in one request (each costs the engine and the page)
 
 
 class SearchRequest(BaseModel):
@@ -154,8 +154,12 @@ class SearchResult(BaseModel):
 class SearchService:
     """The one search core over one engine."""
 
-    def __init__(self, engine: Engine, segmenter: Segmenter, df_cache_seconds: float = 60.0) -> None:
+    def __init__(
+        self, engine: Engine, segmenter: Segmenter, df_cache_seconds: float = 60.0, cursor_secret: str | None = None
+    ) -> None:
         self.engine = engine
+        self._cursor_secret = cursor_secret
+        self._cursors: CursorCodec | None = None
         self.segmenter = segmenter
         self._df_cache_seconds = df_cache_seconds
         self._df_cache: dict[str, tuple[float, int]] = {}
@@ -183,7 +187,7 @@ class SearchService:
         parsed = parse_query(request.q, self.segmenter)
         node, expansions = self.rewriter.expand(parsed.node) if request.expand else (parsed.node, [])
         fingerprint = _fingerprint(request, sort)
-        position = _decode_cursor(request.cursor, fingerprint) if request.cursor else None
+        position = self.cursors().decode(request.cursor, fingerprint) if request.cursor else None
         phrases = [p for p in parsed.phrase_boosts if p.scope is None]
         dfs = self._doc_freqs(query_words(node) | phrase_texts(node),
                               {c for p in phrases for c in p.chars} | query_chars(node))
@@ -229,8 +233,16 @@ class SearchService:
             took_ms=round((time.perf_counter() - started) * 1000, 2),
             hits=hits,
             facets=self._facet_buckets(result.facets, filters),
-            next_cursor=_encode_cursor(result.next_after, fingerprint, match_kind) if result.next_after else None,
+            next_cursor=(
+                self.cursors().encode(Position(result.next_after, match_kind), fingerprint) if result.next_after else None
+            ),
         )
+
+    def cursors(self) -> CursorCodec:
+        """The signer of this installation's cursors (its secret is read once, then kept)."""
+        if self._cursors is None:
+            self._cursors = CursorCodec(self._cursor_secret or self.engine.cursor_secret())
+        return self._cursors
 
     def _doc_freqs(self, words: AbstractSet[str], chars: AbstractSet[str] = frozenset()) -> DocFreqs:
         """Document frequencies, remembered for a minute: the fallbacks only need their size.
@@ -304,6 +316,13 @@ class SearchService:
 
     def filters(self, request: SearchRequest) -> Filters:
         """Validate and normalize the filters of a request (labels → codes, ISO codes)."""
+        for name in ("crime_form", "doc_type", "country", "court", "charge"):
+            count = len(getattr(request, name))
+            if count > MAX_FILTER_VALUES:
+                raise InvalidParameter(
+                    f"{name}: at most {MAX_FILTER_VALUES} values per filter, not {count}",
+                    {"field": name, "count": count, "limit": MAX_FILTER_VALUES},
+                )
         forms = []
         for value in request.crime_form:
             code = TAXONOMY.resolve(value)
@@ -556,6 +575,8 @@ def _with_fallbacks(node: Node, dfs: DocFreqs) -> Node:
 
 def _rare_enough(chars: tuple[str, ...] | list[str], dfs: DocFreqs) -> bool:
     """Whether a character run is cheap to match: its rarest character is not too common."""
+    if not chars:  # text without letters, digits or Han (e.g. "__") has no run to match
+        return False
     rarest = min((dfs.chars.get(c, 0) for c in chars), default=0)
     return rarest <= CHAR_RUN_MAX_DF * max(dfs.total, 1)
 
@@ -576,31 +597,3 @@ def _fingerprint(request: SearchRequest, sort: str) -> str:
     key = request.model_dump(exclude={"page", "cursor", "facet_size"})
     key["sort"] = sort
     return hashlib.sha256(json.dumps(key, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class _Position:
-    after: str
-    match: Literal["all", "partial"]
-
-
-def _encode_cursor(after: str, fingerprint: str, match: str) -> str:
-    raw = json.dumps({"a": after, "f": fingerprint, "m": match}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, fingerprint: str) -> _Position:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        data = json.loads(raw)
-        after, owner, match = str(data["a"]), data["f"], data.get("m", "all")
-        if match not in ("all", "partial"):
-            raise ValueError(match)
-    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError):
-        raise InvalidCursor("cursor is not one this service issued", {"cursor": cursor[:100]}) from None
-    if owner != fingerprint:
-        raise InvalidCursor(
-            "cursor belongs to a different search; repeat the query and filters it came from",
-            {"cursor": cursor[:100]},
-        )
-    return _Position(after, match)

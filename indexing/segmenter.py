@@ -7,7 +7,7 @@ Three token streams are produced:
 - `index_words`: jieba's words plus every dictionary word inside a longer word, so a query
   for 器官 finds 人体器官 and 文物 finds 走私文物 (recall inside long words);
 - `query_words`: jieba's words only, so a query never matches on a lone shared character;
-- `chars`: one token per Han character (and per run of Latin letters or digits), used for
+- `chars`: one token per Han character (and per run of other letters or digits), used for
   exact phrases and as a low-weight sub-word fallback.
 
 HMM new-word discovery is off on both sides: it guesses words from context, so the same
@@ -25,7 +25,12 @@ import jieba
 from indexing.folding import fold
 
 _WORD_CHAR = re.compile(r"\w")
-_CHAR_TOKENS = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[a-z0-9]+(?:[.][0-9]+)?")
+# Han characters, the supplementary planes included: Extension B and later hold characters
+# of real names (𠮷), and a query made only of them must still yield character tokens.
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U000323af"
+# One token per Han character; one per run of other letters and digits (Latin with
+# diacritics, Cyrillic, kana …), a decimal point inside a number kept.
+_CHAR_TOKENS = re.compile(rf"[{_HAN}]|[^\W_{_HAN}]+(?:[.][0-9]+)?")
 _MAX_SUBWORD = 8
 
 jieba.setLogLevel(60)  # jieba logs its dictionary loading at INFO; keep start-up quiet
@@ -81,5 +86,5 @@ class Segmenter:
 
     @staticmethod
     def chars(folded: str) -> list[str]:
-        """Character tokens of folded text: each Han character, each Latin/digit run."""
+        """Character tokens of folded text: each Han character, each run of other letters/digits."""
         return _CHAR_TOKENS.findall(folded)

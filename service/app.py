@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from service.errors import install_error_handlers
+from service.middleware import RequestTargetLimit, UnexpectedErrors
 from service.fixtures import load_fixtures_if_empty
 from service import web
 from service.auth import read_dependencies
@@ -52,6 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
         )
     install_error_handlers(app)
+    app.add_middleware(RequestTargetLimit)
+    app.add_middleware(UnexpectedErrors)  # added last, so outermost: it also covers the others
     reads = read_dependencies(settings)  # empty unless reads require a key
     app.include_router(search.router, dependencies=reads)
     app.include_router(records.router, dependencies=reads)

@@ -41,7 +41,7 @@ def _search_service(settings: Settings) -> Iterator[SearchService]:
     segmenter = Segmenter()
     engine = open_engine(settings, segmenter)
     try:
-        yield SearchService(engine, segmenter)
+        yield SearchService(engine, segmenter, cursor_secret=settings.cursor_secret)
     finally:
         engine.close()
 
@@ -56,8 +56,14 @@ def serve(
 
     from service.app import create_app
 
+    from service.middleware import MAX_REQUEST_HEAD_BYTES
+
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info")
+    uvicorn.run(
+        create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info",
+        # h11 explicitly: its head-size limit is the one the README documents (httptools has its own)
+        http="h11", h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
+    )
 
 
 @app.command()

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     reads_require_key: bool = Field(
         False, description="Require an API key (any role) for reads too; writes always require one."
     )
+    cursor_secret: str | None = Field(
+        None,
+        min_length=16,
+        description="Secret that signs page cursors (16+ characters); default: one generated once and kept by the engine.",
+    )
     host: str = Field("127.0.0.1", description="Address `casedigest serve` listens on.")
     port: int = Field(8000, description="Port `casedigest serve` listens on.")
 

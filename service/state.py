@@ -88,7 +88,9 @@ class AppState:
         if self.search is None and time.monotonic() - self.last_attempt >= RETRY_ENGINE_SECONDS:
             self.last_attempt = time.monotonic()
             try:
-                self.search = SearchService(open_engine(self.settings, self.segmenter), self.segmenter)
+                self.search = SearchService(
+                    open_engine(self.settings, self.segmenter), self.segmenter, cursor_secret=self.settings.cursor_secret
+                )
                 self.engine_error = None
             except CasedigestError as exc:
                 log.error("engine not available: %s", exc.message)

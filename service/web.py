@@ -85,6 +85,7 @@ ERROR_TITLES = {
     "query_syntax": "查询语法有误",
     "invalid_cursor": "翻页位置已失效",
     "bad_request": "请求有误",
+    "invalid_parameter": "请求参数有误",
     "not_found": "找不到该页面或记录",
     "engine_unavailable": "检索服务暂时不可用，请稍后再试",
 }
@@ -126,13 +127,14 @@ class SearchState:
     @classmethod
     def from_query(cls, items: Iterable[tuple[str, str]]) -> "SearchState":
         """Read the query string leniently: blanks are ignored, bad numbers are a 400 page."""
-        lists: dict[str, list[str]] = {name: [] for name in LIST_FILTERS}
+        # dicts as ordered sets: a repeated value is dropped in constant time
+        lists: dict[str, dict[str, None]] = {name: {} for name in LIST_FILTERS}
         single: dict[str, str] = {}
         for key, value in items:
             value = value.strip()
             if key in lists:
-                if value and value not in lists[key]:
-                    lists[key].append(value)
+                if value:
+                    lists[key][value] = None
             elif key in ("q", "year_from", "year_to", "sort", "expand", "page"):
                 single[key] = value
         return cls(
@@ -228,10 +230,15 @@ class SearchPage:
 def search_page(state: SearchState, result: SearchResult) -> SearchPage:
     labels = {name: {b.value: b.label for b in buckets} for name, buckets in result.facets.items()}
     active = []
+    # Each chip's link is the page's own query minus one pair: the pairs are encoded once
+    # (not once per chip, as rebuilding the state for each chip did).
+    pairs = replace(state, page=1).items()
+    encoded = [urlencode([pair]) for pair in pairs]
     for name in LIST_FILTERS:
         for value in getattr(state, name):
             label = labels.get(name, {}).get(value) or _value_label(name, value)
-            active.append(ActiveFilter(f"{FILTER_LABELS[name]}：{label}", state.without(name, value)))
+            query = "&".join(e for pair, e in zip(pairs, encoded) if pair != (name, value))
+            active.append(ActiveFilter(f"{FILTER_LABELS[name]}：{label}", "/?" + query if query else "/"))
     if state.year_from is not None or state.year_to is not None:
         span = f"{state.year_from or ''}–{state.year_to or ''}"
         active.append(ActiveFilter(f"年份：{span}", state.without("year")))

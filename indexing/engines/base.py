@@ -92,6 +92,10 @@ class Engine(Protocol):
 
     def append_audit(self, entries: Sequence[AuditEntry]) -> None: ...
 
+    def cursor_secret(self) -> str:
+        """This installation's secret for signing page cursors, created on first use and kept."""
+        ...
+
     def audit(self, limit: int = 100, record_id: str | None = None) -> list[AuditEntry]:
         """The newest entries first."""
         ...

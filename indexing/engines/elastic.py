@@ -34,6 +34,7 @@ from elasticsearch import (
 )
 
 from indexing import ranking
+from indexing.cursor import new_secret
 from indexing.documents import CHAR_FIELDS, WORD_FIELDS, IndexUnit, unit_ids
 from indexing.engines.base import ApiKey, AuditEntry, EngineHealth, Outcome, Record
 from indexing.errors import BadRequest, CasedigestError, EngineUnavailable, InvalidCursor
@@ -228,12 +229,12 @@ class ElasticEngine:
         return old, new, count
 
     def drop(self) -> None:
-        """Delete the alias, every index behind it, and the keys and audit indices."""
+        """Delete the alias, every index behind it, and the keys, audit and meta indices."""
         try:
             indices = list(self.client.indices.get_alias(name=self.alias).body)
         except NotFoundError:
             indices = []
-        for index in [*indices, self._keys_index, self._audit_index]:
+        for index in [*indices, self._keys_index, self._audit_index, self._meta_index]:
             self.client.options(ignore_status=404).indices.delete(index=index)
 
     # ---- writes ------------------------------------------------------------------------
@@ -574,14 +575,18 @@ class ElasticEngine:
         for attempt in range(SEARCH_RETRIES + 1):
             response = self._call("searching", lambda: self.client.msearch(searches=searches))
             answers = response["responses"]
-            failed = next((a for a in answers if a.get("error") is not None), None)
-            if failed is None:
+            failures = [i for i, a in enumerate(answers) if a.get("error") is not None]
+            if not failures:
                 return answers
+            failed = answers[failures[0]]
             status = int(failed.get("status") or 500)
             error = failed["error"]
             reason = error.get("reason", error) if isinstance(error, dict) else error
-            if status == 404 and expired_cursor:
-                raise InvalidCursor("this cursor has expired; repeat the search", {"reason": str(reason)})
+            if expired_cursor and failures == [0] and 400 <= status < 500:
+                # Only the hits part reads the cursor's point in time, and the same search
+                # succeeded when the cursor was issued: the point in time has expired (404)
+                # or is not one the node knows (400). The client repeats the search.
+                raise InvalidCursor("the cursor expired, repeat the search", {"reason": str(reason)})
             if status < 500 or attempt == SEARCH_RETRIES:
                 raise EngineUnavailable(
                     f"Elasticsearch failed while searching: HTTP {status} {reason}",
@@ -628,6 +633,27 @@ class ElasticEngine:
     @property
     def _audit_index(self) -> str:
         return f"{self.alias}-audit"
+
+    @property
+    def _meta_index(self) -> str:
+        return f"{self.alias}-meta"
+
+    def cursor_secret(self) -> str:
+        """Read from `<alias>-meta`; the first process to need it creates it (create-only)."""
+        found = self._call("reading the cursor secret", lambda: self.client.options(ignore_status=404).get(
+            index=self._meta_index, id="cursor_secret"))
+        if not found.get("found"):
+            self._ensure_side_index(self._meta_index, {"value": {"type": "keyword", "index": False}})
+            try:
+                self.client.index(index=self._meta_index, id="cursor_secret", document={"value": new_secret()},
+                                  op_type="create", refresh="wait_for")
+            except ConflictError:
+                pass  # another process created it first: theirs is the one to use
+            except (TransportError, ApiError) as exc:
+                raise _translate(exc, "storing the cursor secret (or set CASEDIGEST_CURSOR_SECRET)") from None
+            found = self._call("reading the cursor secret", lambda: self.client.get(
+                index=self._meta_index, id="cursor_secret"))
+        return str(found["_source"]["value"])
 
     def _ensure_side_index(self, name: str, properties: dict[str, Any]) -> None:
         if not self._call("checking an index", lambda: self.client.indices.exists(index=name)):

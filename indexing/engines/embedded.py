@@ -23,8 +23,9 @@ import tantivy
 
 from indexing import ranking
 from indexing.documents import CHAR_FIELDS, WORD_FIELDS, IndexUnit
+from indexing.cursor import new_secret
 from indexing.engines.base import ApiKey, AuditEntry, EngineHealth, Outcome, Record
-from indexing.errors import BadRequest, EngineUnavailable
+from indexing.errors import BadRequest, EngineUnavailable, InvalidCursor
 from indexing.query_model import (
     And,
     AtLeast,
@@ -48,7 +49,7 @@ from indexing.records import record_from_json, record_to_json
 from indexing.segmenter import Segmenter
 from indexing.unit_pool import UnitPool
 
-INDEX_SCHEMA_VERSION = "3"
+INDEX_SCHEMA_VERSION = "4"  # 4: character tokens of astral Han and non-ASCII letters
 _Occur = tantivy.Occur
 
 _FACET_FIELDS = {
@@ -342,7 +343,7 @@ class EmbeddedEngine:
             scored = tantivy.Query.boolean_query(clauses)
         exclusions = [("record_id", list(query.exclude_records))] if query.exclude_records else []
         main = compiler.filtered(scored, query.filters, exclusions)
-        offset = int(query.after) if query.after else query.offset
+        offset = _offset(query.after, searcher.num_docs) if query.after else query.offset
         try:
             if query.sort == "date":
                 result = searcher.search(main, query.size, count=True, order_by_field="sort_date", offset=offset)
@@ -433,6 +434,13 @@ class EmbeddedEngine:
         )
         return cursor.rowcount > 0
 
+    def cursor_secret(self) -> str:
+        # INSERT OR IGNORE: of several processes opening one new store, the first one's secret wins.
+        self._db().execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('cursor_secret', ?)", (new_secret(),))
+        secret = self._meta("cursor_secret")
+        assert secret is not None
+        return secret
+
     def append_audit(self, entries: Sequence[AuditEntry]) -> None:
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
@@ -475,6 +483,17 @@ class EmbeddedEngine:
         if connection is not None:
             connection.close()
             self._local.db = None
+
+
+def _offset(after: str, size: int) -> int:
+    """The offset a (signed) cursor holds, bounded by the index's size.
+
+    tantivy allocates room for offset + page size hits before it searches, so an offset is
+    never passed on beyond the number of documents, whatever produced it.
+    """
+    if not after.isascii() or not after.isdigit() or len(after) > 12:
+        raise InvalidCursor("cursor is not one this service issued", {"cursor": after[:100]})
+    return min(int(after), size)
 
 
 def _bucket_key(key: Any) -> str:
