@@ -15,7 +15,7 @@ from typing import Any, Iterable
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -55,6 +55,7 @@ FILTER_LABELS = {
     "year": "年份",
 }
 LIST_FILTERS = ("crime_form", "doc_type", "country", "court", "charge")
+DROP = "drop"  # query parameter of a chip's button: the filter value to take out
 
 # "CTOC/COP 第6/1号决议 第16段" or "… 序言部分第3段": a citation of one resolution paragraph.
 CITATION = re.compile(
@@ -130,16 +131,26 @@ class SearchState:
         # dicts as ordered sets: a repeated value is dropped in constant time
         lists: dict[str, dict[str, None]] = {name: {} for name in LIST_FILTERS}
         single: dict[str, str] = {}
+        drops: set[tuple[str, str]] = set()
         for key, value in items:
             value = value.strip()
             if key in lists:
                 if value:
                     lists[key][value] = None
+            elif key == DROP:
+                name, _, dropped = value.partition(":")
+                drops.add((name, filter_key(name, dropped)))
             elif key in ("q", "year_from", "year_to", "sort", "expand", "page"):
                 single[key] = value
+        if ("year", "") in drops:
+            single.pop("year_from", None)
+            single.pop("year_to", None)
         return cls(
             q=single.get("q", ""),
-            **{name: tuple(values) for name, values in lists.items()},  # type: ignore[arg-type]
+            **{  # type: ignore[arg-type]
+                name: tuple(v for v in values if (name, filter_key(name, v)) not in drops)
+                for name, values in lists.items()
+            },
             year_from=_int_param(single, "year_from", 1800, 2100),
             year_to=_int_param(single, "year_to", 1800, 2100),
             sort=single.get("sort", "") if single.get("sort") in ("relevance", "date") else "",
@@ -212,8 +223,28 @@ def _int_param(values: dict[str, str], name: str, low: int, high: int) -> int | 
 
 @dataclass
 class ActiveFilter:
+    """A chip of the search page; its button submits the page's form with `drop=<drop>`.
+
+    A link per chip would have to repeat every other selected value, so the page grew with
+    the square of the number of values; the form already holds them all, once.
+    """
+
     label: str
-    remove_url: str
+    drop: str  # "<filter>:<value>", or "year:" for the year range
+
+
+def filter_key(name: str, value: str) -> str:
+    """A filter value as the search core reads it, so a value matches however it was written."""
+    if name == "crime_form":
+        return TAXONOMY.resolve(value) or value
+    if name == "country":
+        try:
+            return countries.normalize(value)
+        except ValueError:
+            return value
+    if name == "charge":
+        return value.removesuffix("罪")
+    return value
 
 
 @dataclass
@@ -230,18 +261,13 @@ class SearchPage:
 def search_page(state: SearchState, result: SearchResult) -> SearchPage:
     labels = {name: {b.value: b.label for b in buckets} for name, buckets in result.facets.items()}
     active = []
-    # Each chip's link is the page's own query minus one pair: the pairs are encoded once
-    # (not once per chip, as rebuilding the state for each chip did).
-    pairs = replace(state, page=1).items()
-    encoded = [urlencode([pair]) for pair in pairs]
     for name in LIST_FILTERS:
         for value in getattr(state, name):
             label = labels.get(name, {}).get(value) or _value_label(name, value)
-            query = "&".join(e for pair, e in zip(pairs, encoded) if pair != (name, value))
-            active.append(ActiveFilter(f"{FILTER_LABELS[name]}：{label}", "/?" + query if query else "/"))
+            active.append(ActiveFilter(f"{FILTER_LABELS[name]}：{label}", f"{name}:{value}"))
     if state.year_from is not None or state.year_to is not None:
         span = f"{state.year_from or ''}–{state.year_to or ''}"
-        active.append(ActiveFilter(f"年份：{span}", state.without("year")))
+        active.append(ActiveFilter(f"年份：{span}", "year:"))
     last = max(1, min(-(-result.total // PAGE_SIZE), MAX_PAGE_DEPTH // PAGE_SIZE))
     return SearchPage(state, result, active, page_window(state.page, last), last)
 
@@ -284,7 +310,11 @@ def explanation_text(words: list[Any] | None) -> str:
 def search(request: Request) -> HTMLResponse:
     """The search page: one query box, facets, results — all state in the URL."""
     try:
-        state = SearchState.from_query(request.query_params.multi_items())
+        items = request.query_params.multi_items()
+        state = SearchState.from_query(items)
+        if any(key == DROP for key, _ in items):
+            # a chip's button: show the search without that value at its own, shareable URL
+            return RedirectResponse(state.href(), status_code=303)
         result = service_or_error(request).search(state.request())
     except CasedigestError as exc:
         return error_page(exc)

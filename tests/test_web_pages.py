@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from html import unescape
 from typing import Iterator
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -89,13 +89,16 @@ def test_filters_live_in_the_url(client: TestClient) -> None:
     assert re.search(r'name="crime_form" value="cultural_property" checked', html)
     assert re.search(r'name="country" value="CN" checked', html)
     assert re.search(r'<option value="date" selected>', html)
-    # each active filter is a chip whose link drops exactly that filter
-    removals = {unescape(m) for m in re.findall(r'<a class="chip on" href="([^"]+)"', html)}
-    dropped_drugs = [u for u in removals if ("crime_form", "drugs") not in parse_qsl(urlsplit(u).query)]
-    assert any(
-        set(parse_qsl(urlsplit(u).query)) == {("q", "走私"), ("crime_form", "cultural_property"), ("country", "CN"), ("sort", "date")}
-        for u in dropped_drugs
+    # each active filter is a chip whose button drops exactly that filter (the form holds the rest)
+    drops = {unescape(m) for m in re.findall(r'<button type="submit" class="chip on" name="drop" value="([^"]+)"', html)}
+    assert drops == {"crime_form:drugs", "crime_form:cultural_property", "country:CN"}
+    dropped = client.get(
+        "/?q=走私&crime_form=drugs&crime_form=cultural_property&country=CN&sort=date&drop=crime_form:drugs",
+        follow_redirects=False,
     )
+    assert dropped.status_code == 303
+    assert set(parse_qsl(urlsplit(dropped.headers["location"]).query)) == {
+        ("q", "走私"), ("crime_form", "cultural_property"), ("country", "CN"), ("sort", "date")}
     # export links carry the same search
     csv = unescape(re.search(r'href="(/v1/search\?[^"]*format=csv)"', html).group(1))  # type: ignore[union-attr]
     assert set(parse_qsl(urlsplit(csv).query)) == {
@@ -138,13 +141,19 @@ def test_no_results_page_offers_to_drop_each_filter(client: TestClient) -> None:
     html = client.get("/?q=走私&crime_form=piracy&country=JP&year_from=1990&year_to=1991").text
     assert "没有找到结果" in html
     empty = html[html.index("没有找到结果"):]
-    drops = re.findall(r'<a href="([^"]+)">去掉“([^”]+)”</a>', empty)
+    drops = re.findall(r'<button type="submit" class="linkish" name="drop" value="([^"]+)">去掉“([^”]+)”</button>', empty)
     labels = {label for _, label in drops}
     assert {"犯罪形式：海盗及海上犯罪", "国家/地区：日本", "年份：1990–1991"} <= labels
-    for url, label in drops:
-        params = parse_qsl(urlsplit(unescape(url)).query)
+    for drop, label in drops:
+        # the form submits the page's search and the chip's value; the answer is the search without it
+        answer = client.get("/?q=走私&crime_form=piracy&country=JP&year_from=1990&year_to=1991&"
+                            + urlencode({"drop": unescape(drop)}), follow_redirects=False)
+        assert answer.status_code == 303
+        params = parse_qsl(urlsplit(answer.headers["location"]).query)
         if label.startswith("国家"):
             assert ("country", "JP") not in params and ("crime_form", "piracy") in params
+        if label.startswith("年份"):
+            assert not any(k.startswith("year") for k, _ in params) and ("country", "JP") in params
 
 
 def test_case_page(client: TestClient) -> None:
