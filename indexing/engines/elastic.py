@@ -643,8 +643,8 @@ class ElasticEngine:
         found = self._call("reading the cursor secret", lambda: self.client.options(ignore_status=404).get(
             index=self._meta_index, id="cursor_secret"))
         if not found.get("found"):
-            self._ensure_side_index(self._meta_index, {"value": {"type": "keyword", "index": False}})
             try:
+                self._ensure_side_index(self._meta_index, {"value": {"type": "keyword", "index": False}})
                 self.client.index(index=self._meta_index, id="cursor_secret", document={"value": new_secret()},
                                   op_type="create", refresh="wait_for")
             except ConflictError:
