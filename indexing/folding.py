@@ -1,9 +1,9 @@
 """Character folding applied identically to indexed text and to queries.
 
 Folding maps traditional to simplified characters, full-width to half-width forms and Latin
-(also Greek and Cyrillic) letters to lower case. It works character by character and never changes the length of a
-string, so an offset in folded text is the same offset in the original: highlights are cut
-from the original text without any mapping.
+(with diacritics too), Greek and Cyrillic letters to lower case. It works character by
+character and never changes the length of a string, so an offset in folded text is the same
+offset in the original: highlights are cut from the original text without any mapping.
 """
 
 from __future__ import annotations

@@ -55,7 +55,6 @@ def serve(
     import uvicorn
 
     from service.app import create_app
-
     from service.middleware import MAX_REQUEST_HEAD_BYTES
 
     settings = get_settings()

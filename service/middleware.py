@@ -25,8 +25,9 @@ log = logging.getLogger("casedigest")
 # A legitimate search URL stays well below this: a 500-character query and 50 values in
 # each filter, percent-encoded, come to about 25 KB.
 MAX_REQUEST_TARGET_BYTES = 64 * 1024
-# What the server reads of a request line and headers before giving up (uvicorn's h11
-# default is 16 KiB, and a longer request line was cut off with a TCP reset).
+# What the server reads of a request line and headers before giving up. uvicorn's h11
+# default, 16 KiB, answered longer heads outside the app (a plain-text 400, or from about
+# 300 KB a TCP reset with no answer at all); up to this size the app answers them itself.
 MAX_REQUEST_HEAD_BYTES = 1024 * 1024
 
 

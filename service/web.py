@@ -15,7 +15,7 @@ from typing import Any, Iterable
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -145,12 +145,12 @@ class SearchState:
         if ("year", "") in drops:
             single.pop("year_from", None)
             single.pop("year_to", None)
+        if drops:
+            lists = {name: {v: None for v in values if (name, filter_key(name, v)) not in drops}
+                     for name, values in lists.items()}
         return cls(
             q=single.get("q", ""),
-            **{  # type: ignore[arg-type]
-                name: tuple(v for v in values if (name, filter_key(name, v)) not in drops)
-                for name, values in lists.items()
-            },
+            **{name: tuple(values) for name, values in lists.items()},  # type: ignore[arg-type]
             year_from=_int_param(single, "year_from", 1800, 2100),
             year_to=_int_param(single, "year_to", 1800, 2100),
             sort=single.get("sort", "") if single.get("sort") in ("relevance", "date") else "",
@@ -307,7 +307,7 @@ def explanation_text(words: list[Any] | None) -> str:
 
 # ---- pages -------------------------------------------------------------------------------------
 @router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
-def search(request: Request) -> HTMLResponse:
+def search(request: Request) -> Response:
     """The search page: one query box, facets, results — all state in the URL."""
     try:
         items = request.query_params.multi_items()

@@ -232,3 +232,19 @@ def test_pages_answer_head_requests(client: TestClient) -> None:
     for path in ("/", "/crime-forms", "/upload"):
         response = client.head(path)
         assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+
+
+def test_chip_button_drops_its_value_from_what_the_form_submits(client: TestClient) -> None:
+    """The page's form sends every ticked value (as codes) plus the chip's `drop`, which names
+    the value as the URL had it (a label, lower case, a trailing 罪): it still drops just that."""
+    url = "/?q=走私&crime_form=毒品犯罪&country=cn&charge=走私文物罪&court=测试法院"
+    html = client.get(url).text
+    ticked = [(unescape(n), unescape(v)) for n, v in re.findall(r'<input type="checkbox" name="([a-z_]+)" value="([^"]+)" checked', html)]
+    assert ("crime_form", "drugs") in ticked and ("country", "CN") in ticked
+    chips = [unescape(d) for d in re.findall(r'<button type="submit" class="chip on" name="drop" value="([^"]+)"', html)]
+    assert len(chips) == 4
+    for chip in chips:
+        answer = client.get("/?" + urlencode([("q", "走私"), *ticked, ("drop", chip)]), follow_redirects=False)
+        assert answer.status_code == 303
+        left = {name for name, _ in parse_qsl(urlsplit(answer.headers["location"]).query)}
+        assert left == {"q", "crime_form", "country", "charge", "court"} - {chip.split(":")[0]}, (chip, left)
