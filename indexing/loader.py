@@ -84,6 +84,18 @@ def record_from_row(row: Row, field_map: FieldMap | None = None) -> Record | Rej
         return Rejection(row.source, row.line, "(mapping)", str(exc), original=row.data)
 
 
+def last_occurrences(
+    paths: list[Path], field_map: FieldMap | None = None, encoding: str | None = None, sheet: str | None = None
+) -> dict[str, tuple[int, int]]:
+    """For every valid record id in the files, where it last occurs: (file number, line)."""
+    last: dict[str, tuple[int, int]] = {}
+    for number, path in enumerate(paths):
+        for line, item in read_records(path, field_map, encoding, sheet):
+            if not isinstance(item, Rejection):
+                last[item.id] = (number, line)
+    return last
+
+
 def load_files(
     paths: Iterable[Path],
     writer: Writer,
@@ -104,6 +116,10 @@ def load_files(
     """
     report = LoadReport()
     batch: list[Record] = []
+    paths = [Path(p) for p in paths]
+    # An id repeated in the files is written once, as its last occurrence, so a reload of the
+    # same files finds every record unchanged.
+    last = {} if dry_run else last_occurrences(paths, field_map, encoding, sheet)
 
     def flush() -> None:
         if batch and not dry_run:
@@ -113,9 +129,9 @@ def load_files(
         if progress is not None:
             progress(report)
 
-    for path in paths:
+    for number, path in enumerate(paths):
         first_line: dict[str, int] = {}
-        for line, item in read_records(Path(path), field_map, encoding, sheet):
+        for line, item in read_records(path, field_map, encoding, sheet):
             if isinstance(item, Rejection):
                 if item.line:
                     report.read += 1
@@ -135,6 +151,8 @@ def load_files(
                 report.duplicates.append(Duplicate(str(path), line, item.id, first_line[item.id]))
             first_line[item.id] = line
             report.ids.add(item.id)
+            if last.get(item.id, (number, line)) != (number, line):
+                continue  # a later line of the same id replaces this one
             batch.append(item)
             if len(batch) >= batch_size:
                 flush()
