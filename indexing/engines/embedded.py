@@ -23,6 +23,7 @@ import logging
 import shutil
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -32,7 +33,7 @@ import tantivy
 from indexing import ranking
 from indexing.documents import CHAR_FIELDS, WORD_FIELDS, IndexUnit
 from indexing.engines.base import ApiKey, AuditEntry, EngineHealth, Outcome, Record
-from indexing.engines.disk import is_disk_full, storage_full
+from indexing.engines.disk import is_disk_full, out_of_space, storage_full
 from indexing.errors import BadRequest, CasedigestError, EngineUnavailable
 from indexing.query_model import (
     And,
@@ -104,6 +105,7 @@ CREATE INDEX IF NOT EXISTS audit_record ON audit(record_id);
 """
 _SQL_TABLES = {"records", "pending", "meta", "api_keys", "audit"}
 REPLAY_EVERY_SECONDS = 5.0
+READ_ONLY_RETRY_SECONDS = 5.0  # how often a read-only connection (full disk) tries to write again
 
 
 def _build_schema() -> tantivy.Schema:
@@ -150,7 +152,7 @@ class EmbeddedEngine:
             self._create_schema()
             self._index = self._open_index()
         except (OSError, sqlite3.Error, ValueError) as exc:
-            if is_disk_full(exc):
+            if out_of_space(exc, self.path.parent):
                 raise storage_full(self.path) from None
             raise EngineUnavailable(f"embedded engine cannot open {self.path}: {exc}") from None
         self._try_replay()
@@ -166,13 +168,48 @@ class EmbeddedEngine:
 
     # ---- storage plumbing -------------------------------------------------------------
     def _db(self) -> sqlite3.Connection:
-        connection = getattr(self._local, "db", None)
+        """This thread's connection; read-only and lock-free while the disk is full."""
+        connection: sqlite3.Connection | None = getattr(self._local, "db", None)
+        read_only_since = getattr(self._local, "read_only_since", None)
+        if connection is not None and read_only_since is not None:
+            if time.monotonic() - read_only_since >= READ_ONLY_RETRY_SECONDS:
+                connection.close()  # try the normal connection again: space may have returned
+                connection = self._local.db = None
         if connection is None:
-            connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
+            try:
+                connection = self._connect()
+                self._local.read_only_since = None
+            except sqlite3.Error as exc:
+                if not out_of_space(exc, self.path.parent) or not self.path.exists():
+                    raise
+                # A full disk cannot hold SQLite's shared-memory file, which a WAL database
+                # needs even to be read. Read the file as it stands, without locks: nothing
+                # can write to a full disk, and writes (or this, a little later) reconnect.
+                log.info("no space left beside %s: reading it read-only until space returns", self.path)
+                connection = sqlite3.connect(f"{self.path.resolve().as_uri()}?immutable=1", uri=True,
+                                             isolation_level=None)
+                self._local.read_only_since = time.monotonic()
             self._local.db = connection
         return connection
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _writable_db(self) -> sqlite3.Connection:
+        """This thread's connection, able to write (a full disk is `StorageFull`)."""
+        if getattr(self._local, "read_only_since", None) is not None:
+            self._local.read_only_since = 0.0  # reconnect now
+        db = self._db()
+        if self._local.read_only_since is not None:
+            raise storage_full(self.path)
+        return db
 
     def _create_schema(self) -> None:
         db = self._db()
@@ -243,7 +280,7 @@ class EmbeddedEngine:
         except CasedigestError:
             raise
         except (OSError, sqlite3.Error, ValueError) as exc:
-            if is_disk_full(exc):
+            if out_of_space(exc, self.path.parent):
                 raise storage_full(self.path) from None
             if isinstance(exc, (OSError, sqlite3.OperationalError)):
                 raise EngineUnavailable(f"the embedded store {self.path} failed: {exc}") from None
@@ -311,6 +348,7 @@ class EmbeddedEngine:
 
     def _prepare_write(self) -> None:
         """Take the index writer before anything is written, and finish what others left pending."""
+        self._writable_db()
         self._index_writer()
         if self._has_pending():
             self._replay_locked()
@@ -398,6 +436,7 @@ class EmbeddedEngine:
         with self._write_lock, self._storage_errors():
             if not self._has_pending():
                 return 0
+            self._writable_db()
             self._index_writer()
             done = self._replay_locked(batch)
             if self._writer is not None:
@@ -564,10 +603,11 @@ class EmbeddedEngine:
 
     def put_key(self, key: ApiKey) -> None:
         try:
-            self._db().execute(
-                "INSERT INTO api_keys(name, role, key_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)",
-                (key.name, key.role, key.key_hash, key.created_at, key.revoked_at),
-            )
+            with self._storage_errors():
+                self._writable_db().execute(
+                    "INSERT INTO api_keys(name, role, key_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)",
+                    (key.name, key.role, key.key_hash, key.created_at, key.revoked_at),
+                )
         except sqlite3.IntegrityError:
             raise BadRequest(f"a key named {key.name!r} already exists", {"name": key.name}) from None
 
@@ -582,15 +622,16 @@ class EmbeddedEngine:
         return ApiKey(*row) if row else None
 
     def revoke_key(self, name: str, when: str) -> bool:
-        cursor = self._db().execute(
-            "UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (when, name)
-        )
+        with self._storage_errors():
+            cursor = self._writable_db().execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (when, name)
+            )
         return cursor.rowcount > 0
 
     def append_audit(self, entries: Sequence[AuditEntry]) -> None:
-        db = self._db()
         rows = [(e.time, e.key_name, e.action, e.record_id, e.hash_before, e.hash_after) for e in entries]
         with self._storage_errors():
+            db = self._writable_db()
             _transaction(db, lambda: db.executemany(
                 "INSERT INTO audit(time, key_name, action, record_id, hash_before, hash_after) VALUES (?, ?, ?, ?, ?, ?)",
                 rows,
@@ -620,6 +661,8 @@ class EmbeddedEngine:
         detail = f"{records} records, {units} index units in {self.path}"
         if pending:
             detail += f", {pending} waiting to be indexed"
+        if getattr(self._local, "read_only_since", None) is not None:
+            detail += ", read-only: no space left on its disk"
         return EngineHealth(self.name, True, detail, records)
 
     def close(self) -> None:
