@@ -143,6 +143,14 @@ def test_the_same_id_twice_in_one_load_file_is_written_once(
         discard(engine)
 
 
+def test_a_repeated_id_whose_last_line_is_rejected_keeps_its_last_good_line(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "dup.jsonl"
+    path.write_text(DUP_LINES + json.dumps({"id": "dup-1", "title": "缺摘要"}, ensure_ascii=False) + "\n", "utf-8")
+    report = load_files([path], Writer(engine, "test"), batch_size=1)
+    assert (report.inserted, report.updated, report.rejected, len(report.duplicates)) == (1, 0, 1, 1)
+    assert (total(engine, "dupfirst"), total(engine, "dupsecond")) == (0, 1)
+
+
 def test_the_engines_write_the_last_of_a_repeated_id_once(engine: Engine) -> None:
     first, second = (with_inferred_forms(parse_record(r)) for r in (DUP_FIRST, DUP_SECOND))
     assert engine.upsert([first, second]) == ["inserted", "inserted"]

@@ -282,9 +282,10 @@ class EmbeddedEngine:
         except (OSError, sqlite3.Error, ValueError) as exc:
             if out_of_space(exc, self.path.parent):
                 raise storage_full(self.path) from None
-            if isinstance(exc, (OSError, sqlite3.OperationalError)):
-                raise EngineUnavailable(f"the embedded store {self.path} failed: {exc}") from None
-            raise
+            if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.OperationalError):
+                raise  # a constraint or a bug, not the store failing
+            # tantivy reports its I/O failures as ValueError
+            raise EngineUnavailable(f"the embedded store {self.path} failed: {exc}") from None
 
     # ---- writes ------------------------------------------------------------------------
     def upsert(self, records: Sequence[Record], actor: str | None = None) -> list[Outcome]:
