@@ -48,3 +48,10 @@ class EngineUnavailable(CasedigestError):
 
     code = "engine_unavailable"
     status = 503
+
+
+class StorageFull(CasedigestError):
+    """The disk holding the store has no space left: nothing was written; reads still work."""
+
+    code = "storage_full"
+    status = 507

@@ -15,6 +15,7 @@ from typing import Annotated, Iterator, Optional, TextIO
 
 import typer
 
+from indexing.engines.disk import is_disk_full
 from indexing.errors import CasedigestError
 from indexing.export import export_chunks
 from indexing.field_map import FieldMap, FieldMapError
@@ -109,10 +110,24 @@ def load(
     except CasedigestError as exc:
         _fail(exc.message)
         return
-    _write_summary(summary, outcome)
+    except OSError as exc:  # the reject file on a full disk
+        _fail_if_disk_full(exc)
+        raise
+    try:
+        _write_summary(summary, outcome)
+    except OSError as exc:
+        _fail_if_disk_full(exc)
+        raise
     typer.echo(json.dumps(outcome, ensure_ascii=False))
     if report.rejected and (max_errors is None or report.rejected > max_errors):
         raise typer.Exit(2)
+
+
+def _fail_if_disk_full(exc: OSError) -> None:
+    """A file of ours that a full disk refused: one line, not a traceback."""
+    if is_disk_full(exc):
+        where = Path(exc.filename).resolve().parent if exc.filename else Path.cwd()
+        _fail(f"no space left on {where}")
 
 
 def _actor() -> str:

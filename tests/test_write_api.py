@@ -165,14 +165,14 @@ def test_delete_then_404(api: Api) -> None:
 # ---- bulk NDJSON ---------------------------------------------------------------------------------
 def bulk_body() -> bytes:
     lines = [
-        json.dumps(SAMPLE[0], ensure_ascii=False).encode(),                          # 1 inserted
-        json.dumps(SAMPLE[1], ensure_ascii=False).encode(),                          # 2 inserted
+        json.dumps(SAMPLE[0], ensure_ascii=False).encode(),                          # 1 superseded by 6
+        json.dumps(SAMPLE[1], ensure_ascii=False).encode(),                          # 2 superseded by 7
         b"{not json",                                                                # 3 bad JSON
         json.dumps({"id": "w-bulk-bad", "title": "缺摘要"}, ensure_ascii=False).encode(),  # 4 no summary
         b"",                                                                         # 5 blank: skipped
         json.dumps({**SAMPLE[0], "summary": SAMPLE[0]["summary"] + "二审维持原判。"},
-                   ensure_ascii=False).encode(),                                     # 6 same id: updated
-        json.dumps(SAMPLE[1], ensure_ascii=False).encode(),                          # 7 same id, same: unchanged
+                   ensure_ascii=False).encode(),                                     # 6 same id: inserted
+        json.dumps(SAMPLE[1], ensure_ascii=False).encode(),                          # 7 same id, same: inserted
         "{\"id\": \"w-latin1\", \"title\": \"caf\xe9\"}".encode("latin-1"),           # 8 not UTF-8
         b'["an", "array"]',                                                          # 9 not an object
         json.dumps(SAMPLE[2], ensure_ascii=False).encode(),                          # 10 inserted, no newline
@@ -191,18 +191,19 @@ def test_bulk_reports_every_line_and_loads_the_good_ones(api: Api, tmp_path: Pat
     assert response.status_code == 200 and response.headers["content-type"].startswith("application/x-ndjson")
     *results, summary = [json.loads(line) for line in response.text.splitlines()]
     assert [(r["line"], r["id"], r["status"]) for r in results] == [
-        (1, "t-drugs-1", "inserted"),
-        (2, "t-drugs-2", "inserted"),
+        (1, "t-drugs-1", "superseded"),
+        (2, "t-drugs-2", "superseded"),
         (3, None, "rejected"),
         (4, "w-bulk-bad", "rejected"),
-        (6, "t-drugs-1", "updated"),
-        (7, "t-drugs-2", "unchanged"),
+        (6, "t-drugs-1", "inserted"),
+        (7, "t-drugs-2", "inserted"),
         (8, None, "rejected"),
         (9, None, "rejected"),
         (10, "t-organs-1", "inserted"),
     ]
     assert summary == {"summary": {
-        "read": 9, "inserted": 3, "updated": 1, "unchanged": 1, "rejected": 4, "duplicate_ids": 2}}
+        "read": 9, "inserted": 3, "updated": 0, "unchanged": 0, "rejected": 4, "duplicate_ids": 2}}
+    assert results[0]["reason"] == "line 6 has the same id and is kept"
     assert all(set(r) == {"line", "id", "status", "field", "reason"} for r in results)
     assert (results[3]["field"], results[3]["reason"]) == ("summary", "is required")
     assert (results[2]["field"], results[7]["field"]) == ("(line)", "(line)")
@@ -216,9 +217,9 @@ def test_bulk_reports_every_line_and_loads_the_good_ones(api: Api, tmp_path: Pat
     assert {"t-drugs-1", "t-drugs-2"} <= api.search_ids("毒品")
     assert "t-organs-1" in api.search_ids("器官")
     assert api.client.get("/v1/cases/w-bulk-bad").status_code == 404
-    # Sent again, only the two versions of t-drugs-1 take turns.
+    # Sent again, every record is unchanged: the last line of an id is the only one written.
     again = json.loads(post_bulk(api, body).text.splitlines()[-1])["summary"]
-    assert again == {"read": 9, "inserted": 0, "updated": 2, "unchanged": 3, "rejected": 4, "duplicate_ids": 2}
+    assert again == {"read": 9, "inserted": 0, "updated": 0, "unchanged": 3, "rejected": 4, "duplicate_ids": 2}
 
 
 def test_bulk_writes_in_batches(api: Api) -> None:

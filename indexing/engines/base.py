@@ -51,12 +51,17 @@ class Engine(Protocol):
 
     name: str
 
-    def upsert(self, records: Sequence[Record]) -> list[Outcome]:
-        """Insert or replace records by id; a record whose content hash is unchanged is skipped."""
+    def upsert(self, records: Sequence[Record], actor: str | None = None) -> list[Outcome]:
+        """Insert or replace records by id; a record whose content hash is unchanged is skipped.
+
+        An id given more than once is written once, as its last occurrence; each occurrence
+        reports that write's outcome. With `actor`, every change is audited under that name
+        along with the write.
+        """
         ...
 
-    def delete(self, record_ids: Sequence[str]) -> int:
-        """Delete records by id; returns how many existed."""
+    def delete(self, record_ids: Sequence[str], actor: str | None = None) -> int:
+        """Delete records by id; returns how many existed. With `actor`, each deletion is audited."""
         ...
 
     def get(self, record_id: str) -> Record | None: ...

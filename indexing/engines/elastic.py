@@ -60,6 +60,7 @@ from indexing.query_model import (
 from indexing.records import parse_record
 from indexing.segmenter import Segmenter
 from indexing.unit_pool import MIN_PARALLEL_BATCH, UnitPool
+from indexing.writes import utc_now
 
 log = logging.getLogger("casedigest")
 
@@ -238,31 +239,29 @@ class ElasticEngine:
             self.client.options(ignore_status=404).indices.delete(index=index)
 
     # ---- writes ------------------------------------------------------------------------
-    def upsert(self, records: Sequence[Record]) -> list[Outcome]:
+    def upsert(self, records: Sequence[Record], actor: str | None = None) -> list[Outcome]:
         """Index changed records in bulk, never refreshing per document.
 
-        A small batch (an API write) is refreshed at once, so it is searchable when this
-        returns. A large one (a bulk load) pauses scheduled refreshes until the load's
-        `finish_writes`: refreshing every batch or every second would cut the index into
-        many small segments that every later search has to visit.
+        An id given twice is written once, as its last occurrence. A small batch (an API
+        write) is refreshed at once, so it is searchable when this returns. A large one (a
+        bulk load) pauses scheduled refreshes until the load's `finish_writes`: refreshing
+        every batch or every second would cut the index into many small segments that every
+        later search has to visit. With `actor`, the changes are audited once they are
+        written (Elasticsearch has no transaction: a failed write is not audited).
         """
         if not records:
             return []
-        ids = list(dict.fromkeys(r.id for r in records))
-        existing = self._head_sources(ids, ["content_hash", "unit_ids"])
-        outcomes: list[Outcome] = []
+        latest = {r.id: r for r in records}  # the last occurrence of an id wins
+        existing = self._head_sources(list(latest), ["content_hash", "unit_ids"])
+        outcome: dict[str, Outcome] = {}
         changed: dict[str, Record] = {}
-        seen_hash: dict[str, str] = {}
-        for record in records:
-            digest = record.content_hash()
-            before = seen_hash.get(record.id) or (existing.get(record.id) or {}).get("content_hash")
-            if before == digest:
-                outcomes.append("unchanged")
+        for record_id, record in latest.items():
+            before = (existing.get(record_id) or {}).get("content_hash")
+            if before == record.content_hash():
+                outcome[record_id] = "unchanged"
                 continue
-            was_there = record.id in existing or record.id in seen_hash
-            outcomes.append("updated" if was_there else "inserted")
-            seen_hash[record.id] = digest
-            changed[record.id] = record
+            outcome[record_id] = "updated" if record_id in existing else "inserted"
+            changed[record_id] = record
         if changed:
             stale = [
                 unit_id
@@ -276,15 +275,26 @@ class ElasticEngine:
             self._bulk_index(list(changed.values()), index=self.alias, delete_units=stale)
             if len(changed) < MIN_PARALLEL_BATCH:
                 self._refresh()
-        return outcomes
+            if actor is not None:
+                now = utc_now()
+                self.append_audit([
+                    AuditEntry(now, actor, "insert" if outcome[i] == "inserted" else "update", i,
+                               (existing.get(i) or {}).get("content_hash"), r.content_hash())
+                    for i, r in changed.items()
+                ])
+        return [outcome[r.id] for r in records]
 
-    def delete(self, record_ids: Sequence[str]) -> int:
-        existing = self._head_sources(list(record_ids), ["unit_ids"])
+    def delete(self, record_ids: Sequence[str], actor: str | None = None) -> int:
+        existing = self._head_sources(list(dict.fromkeys(record_ids)), ["unit_ids", "content_hash"])
         units = [u for source in existing.values() for u in source.get("unit_ids", [])]
         if units:
             actions = ({"_op_type": "delete", "_index": self.alias, "_id": u} for u in units)
             self._run_bulk(actions)
             self._refresh()
+        if actor is not None and existing:
+            now = utc_now()
+            self.append_audit([AuditEntry(now, actor, "delete", i, s.get("content_hash"), None)
+                               for i, s in existing.items()])
         return len(existing)
 
     def _refresh(self) -> None:

@@ -5,19 +5,28 @@ full-text queries with BM25 and block-max WAND pruning and counts facets in Rust
 p99 latency low at 100k documents where SQLite FTS5 ranks every match of a common word (see
 the FTS5 peer in `bench/load_and_query.py`). The index is derived data: it can always be rebuilt from SQLite.
 
-Crash safety: a write first commits the records and a `pending` row per id to SQLite, then
-updates and commits tantivy, then clears `pending`. After a crash the next open replays the
-ids still pending, so index and records never disagree for long and nothing is lost.
+A write is one unit of work: records, audit rows and index units are all stored, or none.
+It takes the index writer (the index lock) before touching SQLite, so a write that cannot
+index writes nothing. It marks its ids `pending` in a transaction of their own, then keeps
+one SQLite transaction (records, audit rows, clearing `pending`) open while tantivy commits,
+and commits SQLite last. A failure before tantivy's commit undoes both. A crash (or a failed
+SQLite commit) after it leaves tantivy ahead of SQLite for ids still pending; those are
+indexed again from SQLite by the next write, by a periodic replay in the running process,
+or on the next open, so index and records never disagree for long.
+
+A full disk becomes `StorageFull` on writes, while reads need no writes and keep working.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sqlite3
 import threading
-from datetime import datetime, timezone
+import time
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import tantivy
 
@@ -25,7 +34,8 @@ from indexing import ranking
 from indexing.documents import CHAR_FIELDS, WORD_FIELDS, IndexUnit
 from indexing.cursor import new_secret
 from indexing.engines.base import ApiKey, AuditEntry, EngineHealth, Outcome, Record
-from indexing.errors import BadRequest, EngineUnavailable, InvalidCursor
+from indexing.engines.disk import is_disk_full, out_of_space, storage_full
+from indexing.errors import BadRequest, CasedigestError, EngineUnavailable, InvalidCursor
 from indexing.query_model import (
     And,
     AtLeast,
@@ -48,6 +58,9 @@ from indexing.query_model import (
 from indexing.records import record_from_json, record_to_json
 from indexing.segmenter import Segmenter
 from indexing.unit_pool import UnitPool
+from indexing.writes import utc_now
+
+log = logging.getLogger("casedigest")
 
 INDEX_SCHEMA_VERSION = "4"  # 4: character tokens of astral Han and non-ASCII letters
 _Occur = tantivy.Occur
@@ -91,6 +104,9 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 CREATE INDEX IF NOT EXISTS audit_record ON audit(record_id);
 """
+_SQL_TABLES = {"records", "pending", "meta", "api_keys", "audit"}
+REPLAY_EVERY_SECONDS = 5.0
+READ_ONLY_RETRY_SECONDS = 5.0  # how often a read-only connection (full disk) tries to write again
 
 
 def _build_schema() -> tantivy.Schema:
@@ -115,7 +131,12 @@ class EmbeddedEngine:
     name = "embedded"
 
     def __init__(
-        self, path: Path, segmenter: Segmenter, writer_heap_bytes: int = 128_000_000, workers: int | None = None
+        self,
+        path: Path,
+        segmenter: Segmenter,
+        writer_heap_bytes: int = 128_000_000,
+        workers: int | None = None,
+        replay_every: float | None = REPLAY_EVERY_SECONDS,
     ) -> None:
         self.path = Path(path)
         self.index_path = self.path.with_name(self.path.name + ".index")
@@ -129,22 +150,73 @@ class EmbeddedEngine:
         self.schema = _build_schema()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._db() as db:
-                db.executescript(_SQL_SCHEMA)
+            self._create_schema()
             self._index = self._open_index()
         except (OSError, sqlite3.Error, ValueError) as exc:
+            if out_of_space(exc, self.path.parent):
+                raise storage_full(self.path) from None
             raise EngineUnavailable(f"embedded engine cannot open {self.path}: {exc}") from None
-        self.replay_pending()
+        self._try_replay()
+        self._closing = threading.Event()
+        self._replayer: threading.Thread | None = None
+        if replay_every:
+            # A record left pending (another process crashed, the disk was full, the index lock
+            # was held) is indexed by this process once it can be, without waiting for a write.
+            self._replayer = threading.Thread(
+                target=self._replay_periodically, args=(replay_every,), name="casedigest-replay", daemon=True
+            )
+            self._replayer.start()
 
     # ---- storage plumbing -------------------------------------------------------------
     def _db(self) -> sqlite3.Connection:
-        connection = getattr(self._local, "db", None)
+        """This thread's connection; read-only and lock-free while the disk is full."""
+        connection: sqlite3.Connection | None = getattr(self._local, "db", None)
+        read_only_since = getattr(self._local, "read_only_since", None)
+        if connection is not None and read_only_since is not None:
+            if time.monotonic() - read_only_since >= READ_ONLY_RETRY_SECONDS:
+                connection.close()  # try the normal connection again: space may have returned
+                connection = self._local.db = None
         if connection is None:
-            connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
+            try:
+                connection = self._connect()
+                self._local.read_only_since = None
+            except sqlite3.Error as exc:
+                if not out_of_space(exc, self.path.parent) or not self.path.exists():
+                    raise
+                # A full disk cannot hold SQLite's shared-memory file, which a WAL database
+                # needs even to be read. Read the file as it stands, without locks: nothing
+                # can write to a full disk, and writes (or this, a little later) reconnect.
+                log.info("no space left beside %s: reading it read-only until space returns", self.path)
+                connection = sqlite3.connect(f"{self.path.resolve().as_uri()}?immutable=1", uri=True,
+                                             isolation_level=None)
+                self._local.read_only_since = time.monotonic()
             self._local.db = connection
         return connection
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _writable_db(self) -> sqlite3.Connection:
+        """This thread's connection, able to write (a full disk is `StorageFull`)."""
+        if getattr(self._local, "read_only_since", None) is not None:
+            self._local.read_only_since = 0.0  # reconnect now
+        db = self._db()
+        if self._local.read_only_since is not None:
+            raise storage_full(self.path)
+        return db
+
+    def _create_schema(self) -> None:
+        db = self._db()
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not _SQL_TABLES <= tables:  # an existing store is opened without writing (a full disk reads on)
+            db.executescript(_SQL_SCHEMA)
 
     def _meta(self, key: str) -> str | None:
         row = self._db().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
@@ -186,90 +258,212 @@ class EmbeddedEngine:
             try:
                 self._writer = self._index.writer(heap_size=self._heap, num_threads=1)
             except ValueError as exc:
-                raise EngineUnavailable(f"the index is being written by another process: {exc}") from None
+                if is_disk_full(exc):
+                    raise storage_full(self.index_path) from None
+                raise EngineUnavailable(
+                    "the index is being written by another process (a load?); nothing was written, "
+                    "retry when it has finished", {"reason": "index_locked", "engine": self.name},
+                ) from None
         return self._writer
 
-    # ---- writes ------------------------------------------------------------------------
-    def upsert(self, records: Sequence[Record]) -> list[Outcome]:
-        """Store and index records; unchanged ones (same content hash) are skipped."""
-        with self._write_lock:
-            db = self._db()
-            outcomes: list[Outcome] = []
-            changed: list[Record] = []
-            now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for record in records:
-                    digest = record.content_hash()
-                    row = db.execute("SELECT content_hash FROM records WHERE id=?", (record.id,)).fetchone()
-                    if row is not None and row[0] == digest:
-                        outcomes.append("unchanged")
-                        continue
-                    outcomes.append("inserted" if row is None else "updated")
-                    changed.append(record)
-                    db.execute(
-                        "INSERT OR REPLACE INTO records(id, doc_type, json, content_hash, source_name, updated_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?)",
-                        (
-                            record.id,
-                            record.doc_type,
-                            record_to_json(record),
-                            digest,
-                            record.source.name if record.source else None,
-                            now,
-                        ),
-                    )
-                    db.execute("INSERT OR IGNORE INTO pending(id) VALUES (?)", (record.id,))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            if changed:
-                self._reindex(changed, [r.id for r in changed])
-            return outcomes
+    def _drop_writer(self) -> None:
+        """Forget the index writer after a failed commit: undo what it buffered, free the lock."""
+        if self._writer is not None:
+            with suppress(ValueError):
+                self._writer.rollback()
+            self._writer = None
 
-    def delete(self, record_ids: Sequence[str]) -> int:
-        with self._write_lock:
-            db = self._db()
-            db.execute("BEGIN IMMEDIATE")
-            existing = 0
-            for record_id in record_ids:
-                existing += db.execute("DELETE FROM records WHERE id=?", (record_id,)).rowcount
-                db.execute("INSERT OR IGNORE INTO pending(id) VALUES (?)", (record_id,))
+    @contextmanager
+    def _storage_errors(self) -> Iterator[None]:
+        """Storage failures as the service's errors: a full disk, a busy or broken database."""
+        try:
+            yield
+        except CasedigestError:
+            raise
+        except (OSError, sqlite3.Error, ValueError) as exc:
+            if out_of_space(exc, self.path.parent):
+                raise storage_full(self.path) from None
+            if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.OperationalError):
+                raise  # a constraint or a bug, not the store failing
+            # tantivy reports its I/O failures as ValueError
+            raise EngineUnavailable(f"the embedded store {self.path} failed: {exc}") from None
+
+    # ---- writes ------------------------------------------------------------------------
+    def upsert(self, records: Sequence[Record], actor: str | None = None) -> list[Outcome]:
+        """Store and index records; unchanged ones (same content hash) are skipped.
+
+        An id given twice is written once, as its last occurrence, and every occurrence
+        reports that one outcome. With `actor`, each change is audited under that name in
+        the same unit of work.
+        """
+        latest = {r.id: r for r in records}  # the last occurrence of an id wins
+        with self._write_lock, self._storage_errors():
+            self._prepare_write()
+            before = self.content_hashes(list(latest))
+            outcome: dict[str, Outcome] = {}
+            changed: dict[str, tuple[Record, str]] = {}
+            for record_id, record in latest.items():
+                digest = record.content_hash()
+                if before.get(record_id) == digest:
+                    outcome[record_id] = "unchanged"
+                    continue
+                outcome[record_id] = "updated" if record_id in before else "inserted"
+                changed[record_id] = (record, digest)
+            if changed:
+                now = utc_now()
+                stored = [r for r, _ in changed.values()]
+                rows = [
+                    (r.id, r.doc_type, record_to_json(r), digest, r.source.name if r.source else None, now)
+                    for r, digest in changed.values()
+                ]
+                audit = [
+                    AuditEntry(now, actor, "insert" if outcome[i] == "inserted" else "update", i, before.get(i), d)
+                    for i, (_, d) in changed.items()
+                ] if actor is not None else []
+
+                def store(db: sqlite3.Connection) -> None:
+                    db.executemany(
+                        "INSERT OR REPLACE INTO records(id, doc_type, json, content_hash, source_name, updated_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?)", rows,
+                    )
+
+                units = [u for record_units in self.unit_pool.units(stored) for u in record_units]
+                self._commit(list(changed), store, units, audit)
+            return [outcome[r.id] for r in records]
+
+    def delete(self, record_ids: Sequence[str], actor: str | None = None) -> int:
+        """Delete records by id; returns how many existed. With `actor`, each is audited."""
+        ids = list(dict.fromkeys(record_ids))
+        with self._write_lock, self._storage_errors():
+            self._prepare_write()
+            before = self.content_hashes(ids)
+            if before:
+                gone = list(before)
+                now = utc_now()
+                audit = [AuditEntry(now, actor, "delete", i, before[i], None) for i in gone] if actor is not None else []
+
+                def store(db: sqlite3.Connection) -> None:
+                    db.executemany("DELETE FROM records WHERE id=?", [(i,) for i in gone])
+
+                self._commit(gone, store, [], audit)
+            return len(before)
+
+    def _prepare_write(self) -> None:
+        """Take the index writer before anything is written, and finish what others left pending."""
+        self._writable_db()
+        self._index_writer()
+        if self._has_pending():
+            self._replay_locked()
+
+    def _commit(
+        self,
+        ids: Sequence[str],
+        store: Callable[[sqlite3.Connection], None],
+        units: Sequence[IndexUnit],
+        audit: Sequence[AuditEntry],
+    ) -> None:
+        """Replace the rows and index units of `ids` with their audit rows, all or nothing."""
+        writer = self._index_writer()
+        db = self._db()
+        marks = [(i,) for i in ids]
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany("INSERT OR IGNORE INTO pending(id) VALUES (?)", marks)
             db.execute("COMMIT")
-            self._reindex([], list(record_ids))
-            return existing
+        except BaseException:
+            _rollback(db)
+            raise
+        index_committed = False
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            store(db)
+            db.executemany(
+                "INSERT INTO audit(time, key_name, action, record_id, hash_before, hash_after) VALUES (?, ?, ?, ?, ?, ?)",
+                [(e.time, e.key_name, e.action, e.record_id, e.hash_before, e.hash_after) for e in audit],
+            )
+            db.executemany("DELETE FROM pending WHERE id=?", marks)
+            for record_id in ids:
+                writer.delete_documents_by_term("record_id", record_id)
+            for unit in units:
+                writer.add_document(self._document(unit))
+            writer.commit()
+            index_committed = True
+            self._index_version = None  # our own commit: reload before the next search
+            db.execute("COMMIT")
+        except BaseException:
+            _rollback(db)
+            if index_committed:
+                # The index holds what SQLite refused: index these ids again from SQLite now if
+                # possible; else they stay pending for the next write or replay.
+                with suppress(CasedigestError, sqlite3.Error, ValueError, OSError):
+                    self._replay_locked()
+            else:
+                self._drop_writer()
+                with suppress(sqlite3.Error):  # the index is unchanged: nothing is pending
+                    _transaction(db, lambda: db.executemany("DELETE FROM pending WHERE id=?", marks))
+            raise
 
     def _reindex(self, records: Sequence[Record], ids: Sequence[str]) -> None:
         """Replace the index units of `ids` by those of `records`, commit, clear pending."""
         writer = self._index_writer()
-        for record_id in ids:
-            writer.delete_documents_by_term("record_id", record_id)
-        for units in self.unit_pool.units(records):
-            for unit in units:
-                writer.add_document(self._document(unit))
-        writer.commit()
+        try:
+            for record_id in ids:
+                writer.delete_documents_by_term("record_id", record_id)
+            for units in self.unit_pool.units(records):
+                for unit in units:
+                    writer.add_document(self._document(unit))
+            writer.commit()
+        except BaseException:
+            self._drop_writer()
+            raise
         self._index_version = None  # our own commit: reload before the next search
         db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        db.executemany("DELETE FROM pending WHERE id=?", [(i,) for i in ids])
-        db.execute("COMMIT")
+        _transaction(db, lambda: db.executemany("DELETE FROM pending WHERE id=?", [(i,) for i in ids]))
+
+    def _has_pending(self) -> bool:
+        return self._db().execute("SELECT 1 FROM pending LIMIT 1").fetchone() is not None
+
+    def _replay_locked(self, batch: int = 2000) -> int:
+        done = 0
+        while True:
+            ids = [r[0] for r in self._db().execute("SELECT id FROM pending LIMIT ?", (batch,))]
+            if not ids:
+                return done
+            found = self.get_many(ids)
+            self._reindex([found[i] for i in ids if i in found], ids)
+            done += len(ids)
 
     def replay_pending(self, batch: int = 2000) -> int:
-        """Index the records a crash (or a schema change) left pending; returns how many."""
-        with self._write_lock:
-            done = 0
-            while True:
-                ids = [r[0] for r in self._db().execute("SELECT id FROM pending LIMIT ?", (batch,))]
-                if not ids:
-                    break
-                found = self.get_many(ids)
-                self._reindex([found[i] for i in ids if i in found], ids)
-                done += len(ids)
+        """Index the records a crash, a full disk or a schema change left pending; returns how many."""
+        with self._write_lock, self._storage_errors():
+            if not self._has_pending():
+                return 0
+            self._writable_db()
+            self._index_writer()
+            done = self._replay_locked(batch)
             if self._writer is not None:
                 self._writer.wait_merging_threads()
                 self._writer = None
             return done
+
+    def _try_replay(self) -> None:
+        """Replay pending records if the index can be written now; else leave them for later."""
+        try:
+            done = self.replay_pending()
+        except (CasedigestError, sqlite3.Error, ValueError, OSError) as exc:
+            log.info("records waiting to be indexed stay pending for now: %s", exc)
+            return
+        if done:
+            log.info("indexed %d records left pending", done)
+
+    def _replay_periodically(self, every: float) -> None:
+        try:
+            while not self._closing.wait(every):
+                self._try_replay()
+        finally:
+            connection = getattr(self._local, "db", None)
+            if connection is not None:
+                connection.close()
 
     def finish_writes(self) -> None:
         """Release the index writer (and its lock) after a batch of writes."""
@@ -411,10 +605,11 @@ class EmbeddedEngine:
 
     def put_key(self, key: ApiKey) -> None:
         try:
-            self._db().execute(
-                "INSERT INTO api_keys(name, role, key_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)",
-                (key.name, key.role, key.key_hash, key.created_at, key.revoked_at),
-            )
+            with self._storage_errors():
+                self._writable_db().execute(
+                    "INSERT INTO api_keys(name, role, key_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)",
+                    (key.name, key.role, key.key_hash, key.created_at, key.revoked_at),
+                )
         except sqlite3.IntegrityError:
             raise BadRequest(f"a key named {key.name!r} already exists", {"name": key.name}) from None
 
@@ -429,26 +624,33 @@ class EmbeddedEngine:
         return ApiKey(*row) if row else None
 
     def revoke_key(self, name: str, when: str) -> bool:
-        cursor = self._db().execute(
-            "UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (when, name)
-        )
+        with self._storage_errors():
+            cursor = self._writable_db().execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (when, name)
+            )
         return cursor.rowcount > 0
 
     def cursor_secret(self) -> str:
+        secret = self._meta("cursor_secret")
+        if secret is not None:  # read-only once made: serves from a full disk too
+            return secret
         # INSERT OR IGNORE: of several processes opening one new store, the first one's secret wins.
-        self._db().execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('cursor_secret', ?)", (new_secret(),))
+        with self._storage_errors():
+            self._writable_db().execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('cursor_secret', ?)", (new_secret(),)
+            )
         secret = self._meta("cursor_secret")
         assert secret is not None
         return secret
 
     def append_audit(self, entries: Sequence[AuditEntry]) -> None:
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        db.executemany(
-            "INSERT INTO audit(time, key_name, action, record_id, hash_before, hash_after) VALUES (?, ?, ?, ?, ?, ?)",
-            [(e.time, e.key_name, e.action, e.record_id, e.hash_before, e.hash_after) for e in entries],
-        )
-        db.execute("COMMIT")
+        rows = [(e.time, e.key_name, e.action, e.record_id, e.hash_before, e.hash_after) for e in entries]
+        with self._storage_errors():
+            db = self._writable_db()
+            _transaction(db, lambda: db.executemany(
+                "INSERT INTO audit(time, key_name, action, record_id, hash_before, hash_after) VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            ))
 
     def audit(self, limit: int = 100, record_id: str | None = None) -> list[AuditEntry]:
         sql = "SELECT time, key_name, action, record_id, hash_before, hash_after FROM audit"
@@ -474,9 +676,14 @@ class EmbeddedEngine:
         detail = f"{records} records, {units} index units in {self.path}"
         if pending:
             detail += f", {pending} waiting to be indexed"
+        if getattr(self._local, "read_only_since", None) is not None:
+            detail += ", read-only: no space left on its disk"
         return EngineHealth(self.name, True, detail, records)
 
     def close(self) -> None:
+        self._closing.set()
+        if self._replayer is not None:
+            self._replayer.join()
         self.finish_writes()
         self.unit_pool.close()
         connection = getattr(self._local, "db", None)
@@ -494,6 +701,22 @@ def _offset(after: str, size: int) -> int:
     if not after.isascii() or not after.isdigit() or len(after) > 12:
         raise InvalidCursor("cursor is not one this service issued", {"cursor": after[:100]})
     return min(int(after), size)
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    # SQLite may already have rolled back on its own (e.g. after SQLITE_FULL).
+    if db.in_transaction:
+        db.execute("ROLLBACK")
+
+
+def _transaction(db: sqlite3.Connection, work: Callable[[], object]) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        work()
+        db.execute("COMMIT")
+    except BaseException:
+        _rollback(db)
+        raise
 
 
 def _bucket_key(key: Any) -> str:

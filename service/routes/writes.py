@@ -225,7 +225,8 @@ class BulkLoad:
               reason: str | None = None) -> None:
         result = {"line": line, "id": record_id, "status": status, "field": field, "reason": reason}
         self.results.write(json.dumps(result, ensure_ascii=False).encode("utf-8") + b"\n")
-        self.counts[status] += 1
+        if status in self.counts:  # a superseded line is counted among duplicate_ids
+            self.counts[status] += 1
 
     def write_batch(self, lines: list[tuple[int, bytes | None]]) -> None:
         """Validate a batch of lines, write the valid records, record one result per line."""
@@ -234,16 +235,22 @@ class BulkLoad:
              else Rejection(BULK_SOURCE, n, "(line)", f"longer than {MAX_LINE_BYTES} bytes"))
             for n, raw in lines
         ]
-        records = [item for _, item in parsed if not isinstance(item, Rejection)]
+        # An id repeated in the batch is written once, as its last line; the earlier lines are
+        # reported as superseded, so the counts are of records written, not of lines.
+        last = {item.id: n for n, item in parsed if not isinstance(item, Rejection)}
+        records = [item for n, item in parsed if not isinstance(item, Rejection) and last[item.id] == n]
         outcomes = iter(self.writer.upsert(records) if records else [])
         for number, item in parsed:
             self.counts["read"] += 1
             if isinstance(item, Rejection):
                 self._emit(number, item.id, "rejected", item.field, item.reason)
+                continue
+            if item.id in self.first_line:
+                self.counts["duplicate_ids"] += 1
+            self.first_line[item.id] = number
+            if last[item.id] != number:
+                self._emit(number, item.id, "superseded", reason=f"line {last[item.id]} has the same id and is kept")
             else:
-                if item.id in self.first_line:
-                    self.counts["duplicate_ids"] += 1
-                self.first_line[item.id] = number
                 self._emit(number, item.id, next(outcomes))
         self.written_through = lines[-1][0]
 
