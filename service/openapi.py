@@ -13,7 +13,8 @@ that with the statuses each operation can give, read from what the route depends
 - 415 — one whose body is not JSON (the bulk load checks its Content-Type);
 - 503 — one that asks the search engine.
 
-It also declares the exports `GET /v1/search?format=csv|jsonl` send (there is no Atom feed).
+It also declares the exports `GET /v1/search?format=csv|jsonl` send (there is no Atom feed),
+the NDJSON answer of the bulk load, and a JSON record body by the record models themselves.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from pydantic import TypeAdapter
 
 from indexing.export import MEDIA_TYPES
+from indexing.records import CaseDigest, Resolution
 from service.errors import flat_routes
 from service.auth import optional_reader, require_admin, require_key, require_librarian
 from service.state import get_search
@@ -68,6 +71,15 @@ EXPORT_CONTENT = {
     for fmt in ("csv", "jsonl")
 }
 NDJSON = "application/x-ndjson"
+RECORD_REF = {"$ref": "#/components/schemas/Record"}
+
+
+def record_schemas() -> dict[str, Any]:
+    """The schemas of a record body (a case digest, or a resolution with `doc_type`), by name."""
+    schema = TypeAdapter(CaseDigest | Resolution).json_schema(ref_template="#/components/schemas/{model}")
+    definitions: dict[str, Any] = schema.pop("$defs")
+    schema["description"] = "一条记录：案例摘要（doc_type 缺省为 case）或决议（doc_type=resolution）"
+    return {**definitions, "Record": schema}
 
 
 def describe_responses(app: FastAPI) -> None:
@@ -104,6 +116,7 @@ def with_real_responses(schema: dict[str, Any], routes: list[Any]) -> dict[str, 
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
     components["Error"] = ERROR_SCHEMA
+    components.update(record_schemas())
     return schema
 
 
@@ -120,7 +133,10 @@ def describe_operation(operation: dict[str, Any], route: Any) -> None:
             response["headers"] = AUTH_HEADER
     if route.path_format == "/v1/search":
         responses["200"].setdefault("content", {}).update(EXPORT_CONTENT)
-    if NDJSON in operation.get("requestBody", {}).get("content", {}):
+    body = operation.get("requestBody", {}).get("content", {})
+    if "application/json" in body:
+        body["application/json"]["schema"] = RECORD_REF
+    if NDJSON in body:
         # The bulk load answers one NDJSON line per record, then a summary line.
         responses["200"] = {
             "description": "逐行结果（line、id、status、field、reason），最后一行为汇总",
