@@ -11,7 +11,7 @@ that with the statuses each operation can give, read from what the route depends
 - 405 — every operation: another method on the same path is refused, with an `Allow` header;
 - 413 — one that reads a JSON record body (capped in size);
 - 415 — one whose body is not JSON (the bulk load checks its Content-Type);
-- 503 — one that asks the search engine.
+- 503 — one that asks the search engine, or reports on it (`/readyz`).
 
 It also declares the exports `GET /v1/search?format=csv|jsonl` send (there is no Atom feed),
 the NDJSON answer of the bulk load, and a JSON record body by the record models themselves.
@@ -31,7 +31,7 @@ from indexing.export import MEDIA_TYPES
 from indexing.records import CaseDigest, Resolution
 from service.errors import flat_routes
 from service.auth import optional_reader, require_admin, require_key, require_librarian
-from service.state import get_search
+from service.state import get_search, get_state
 
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "Error",
@@ -65,11 +65,6 @@ DESCRIPTIONS = {
 ALLOW_HEADER = {"Allow": {"description": "此路径支持的方法", "schema": {"type": "string"}}}
 AUTH_HEADER = {"WWW-Authenticate": {"description": "应使用的认证方式", "schema": {"type": "string"}}}
 
-# The search endpoint's exports (`format=csv|jsonl`): media types without their charset.
-EXPORT_CONTENT = {
-    MEDIA_TYPES[fmt].split(";")[0]: {"schema": {"type": "string", "description": f"format={fmt}：全部匹配记录"}}
-    for fmt in ("csv", "jsonl")
-}
 NDJSON = "application/x-ndjson"
 RECORD_REF = {"$ref": "#/components/schemas/Record"}
 
@@ -131,8 +126,13 @@ def describe_operation(operation: dict[str, Any], route: Any) -> None:
             response["headers"] = ALLOW_HEADER
         if status == 401:
             response["headers"] = AUTH_HEADER
-    if route.path_format == "/v1/search":
-        responses["200"].setdefault("content", {}).update(EXPORT_CONTENT)
+    formats = [p for p in operation.get("parameters", []) if p["name"] == "format" and p["in"] == "query"]
+    exports = [fmt for p in formats for fmt in p.get("schema", {}).get("enum", []) if fmt in MEDIA_TYPES]
+    if exports:  # `format=csv|jsonl` streams the export instead of a JSON page
+        responses["200"].setdefault("content", {}).update(
+            {MEDIA_TYPES[fmt].split(";")[0]: {"schema": {"type": "string", "description": f"format={fmt}：全部匹配记录"}}
+             for fmt in exports}
+        )
     body = operation.get("requestBody", {}).get("content", {})
     if "application/json" in body:
         body["application/json"]["schema"] = RECORD_REF
@@ -161,7 +161,7 @@ def error_statuses(operation: dict[str, Any], route: Any) -> list[int]:
         statuses.add(413)
     if body and "application/json" not in body:
         statuses.add(415)
-    if get_search in calls or route.path_format == "/readyz":
+    if calls & {get_search, get_state}:  # the engine, or the probe that reports on it
         statuses.add(503)
     return sorted(statuses)
 
