@@ -20,12 +20,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from indexing.errors import CasedigestError
+from service.signin import signin_page
+from service.web import error_page
 
 log = logging.getLogger("casedigest")
 
 # Paths that always answer JSON (or their own media type), whatever the client accepts.
 MACHINE_PATHS = ("/healthz", "/readyz", "/openapi.json", "/docs", "/redoc")
 MACHINE_PREFIXES = ("/v1/", "/static/", "/docs/")
+PAGE_MODULES = ("service.web", "service.signin")
 
 
 def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
@@ -39,7 +42,7 @@ def wants_html(request: Request) -> bool:
         return False
     route = request.scope.get("route")
     if route is not None and getattr(route, "endpoint", None) is not None:
-        if route.endpoint.__module__ in ("service.web", "service.signin"):
+        if route.endpoint.__module__ in PAGE_MODULES:
             return True
     return "text/html" in request.headers.get("accept", "")
 
@@ -64,10 +67,6 @@ def allowed_methods(request: Request) -> list[str]:
 def error_response(request: Request, error: CasedigestError, headers: dict[str, str] | None = None) -> Response:
     """`error` as the one JSON shape, or as a page when the request is for a page."""
     if wants_html(request):
-        # Imported here: the page modules import the app's state, which is built after this module.
-        from service.signin import signin_page
-        from service.web import error_page
-
         page = signin_page(request, status=401) if error.status == 401 else error_page(error)
         page.headers.update(headers or {})
         return page
