@@ -12,7 +12,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from service.errors import install_error_handlers
 from service.middleware import RequestTargetLimit, UnexpectedErrors
 from service.fixtures import load_fixtures_if_empty
-from service import web
+from service.openapi import describe_responses
+from service import signin, web
 from service.auth import read_dependencies
 from service.routes import health, records, search, writes
 from service.settings import Settings, get_settings
@@ -61,5 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(writes.router)  # each write checks the key's role itself
     app.include_router(health.router)  # probes stay open
     app.include_router(web.router, dependencies=reads)  # the search page, on the same core
+    app.include_router(signin.router)  # the pages' sign-in stays open, as the probes do
     web.mount_static(app)
+    describe_responses(app)  # OpenAPI: the real error statuses and media types, not FastAPI's 422
     return app

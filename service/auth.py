@@ -6,7 +6,9 @@ the remedy is a new key. Requests present a key as `Authorization: Bearer <key>`
 `X-API-Key: <key>`.
 
 Roles: `librarian` may write records; `admin` may also read the audit trail. Reads need a key
-(any role) only when the `reads_require_key` setting is on; see `read_dependencies`.
+(any role) only when the `reads_require_key` setting is on; see `read_dependencies`. Reads also
+accept the key a browser was given at `/signin` (an HttpOnly, SameSite=Strict cookie); writes
+never do, so no other site can make a signed-in browser write.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from service.settings import Settings
 from service.state import Search, State
 
 SECRET_PREFIX = "cdk_"
+SIGNIN_COOKIE = "casedigest_key"
 ROLES: tuple[str, ...] = get_args(Role)
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -130,10 +133,18 @@ def require_admin(key: Annotated[ApiKey, Depends(require_key)]) -> ApiKey:
 
 
 def optional_reader(request: Request, state: State, service: Search) -> ApiKey | None:
-    """Any active key when the `reads_require_key` setting is on; nothing otherwise."""
+    """Any active key when the `reads_require_key` setting is on; nothing otherwise.
+
+    The key may come from a header or from the sign-in cookie of the pages.
+    """
     if not state.settings.reads_require_key:
         return None
-    return require_key(request, service)
+    secret = presented_secret(request) or request.cookies.get(SIGNIN_COOKIE)
+    if not secret:
+        raise Unauthorized(
+            "an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>', or sign in at /signin"
+        )
+    return authenticate(service.engine, secret)
 
 
 Librarian = Annotated[ApiKey, Depends(require_librarian)]

@@ -87,6 +87,8 @@ ERROR_TITLES = {
     "invalid_cursor": "翻页位置已失效",
     "bad_request": "请求有误",
     "invalid_parameter": "请求参数有误",
+    "method_not_allowed": "该页面不支持此请求方法",
+    "forbidden": "此密钥无权访问该页面",
     "not_found": "找不到该页面或记录",
     "engine_unavailable": "检索服务暂时不可用，请稍后再试",
 }

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from service.errors import error_body
-from service.state import State
+from service.state import AppState, State
 
 router = APIRouter(tags=["health"])
 
@@ -18,6 +18,13 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", summary="检索引擎是否就绪")
 def readyz(state: State) -> JSONResponse:
+    """Ready or not, with the engine's own account of why.
+
+    When reads require a key the probe stays open but says only ready or not and which
+    engine: the account names the data path or the cluster, which is not for anonymous callers.
+    """
+    if state.settings.reads_require_key:
+        return _readiness_only(state)
     if state.reconnect() is None:
         error = state.engine_error
         message = error.message if error else "engine not started"
@@ -30,3 +37,13 @@ def readyz(state: State) -> JSONResponse:
             error_body("engine_unavailable", health.detail, {"engine": health.engine, "reason": health.detail}), 503
         )
     return JSONResponse({"status": "ready", "engine": health.engine, "detail": health.detail, "records": health.records})
+
+
+def _readiness_only(state: AppState) -> JSONResponse:
+    engine = state.settings.engine
+    search = state.reconnect()
+    health = search.engine.health() if search is not None else None
+    if health is None or not health.ready:
+        message = f"the {engine} engine is not ready; its log says why"
+        return JSONResponse(error_body("engine_unavailable", message, {"engine": engine, "reason": message}), 503)
+    return JSONResponse({"status": "ready", "engine": health.engine, "records": health.records})
