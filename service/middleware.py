@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import logging
 
-from starlette.responses import JSONResponse
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.errors import error_body
+from indexing.errors import CasedigestError
+from service.errors import HttpError, error_response
 
 log = logging.getLogger("casedigest")
 
@@ -57,8 +58,8 @@ class UnexpectedErrors:
                 # the connection tells the client it is incomplete.
                 raise
             log.exception("unexpected error on %s", scope.get("path", "?"))
-            body = error_body("internal_error", "the service hit an unexpected error")
-            await JSONResponse(body, status_code=500)(scope, receive, send)
+            error = CasedigestError("the service hit an unexpected error")
+            await error_response(Request(scope), error)(scope, receive, send)
 
 
 class RequestTargetLimit:
@@ -72,11 +73,12 @@ class RequestTargetLimit:
         if scope["type"] == "http":
             size = len(scope.get("raw_path") or scope["path"].encode()) + len(scope.get("query_string", b""))
             if size > self.limit:
-                body = error_body(
+                error = HttpError(
+                    414,
                     "uri_too_long",
                     f"the request URL is {size} bytes long; the limit is {self.limit}",
                     {"length": size, "limit": self.limit},
                 )
-                await JSONResponse(body, status_code=414)(scope, receive, send)
+                await error_response(Request(scope), error)(scope, receive, send)
                 return
         await self.app(scope, receive, send)

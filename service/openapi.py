@@ -10,8 +10,10 @@ that with the statuses each operation can give, read from what the route depends
 - 404 — one whose path names a record;
 - 405 — every operation: another method on the same path is refused, with an `Allow` header;
 - 413 — one that reads a JSON record body (capped in size);
+- 414 — every operation: a request target (path and query string) over the service's limit;
 - 415 — one whose body is not JSON (the bulk load checks its Content-Type);
-- 503 — one that asks the search engine, or reports on it (`/readyz`).
+- 503 — one that asks the search engine, or reports on it (`/readyz`);
+- 507 — one that writes (needs a librarian's or admin's key): no space left on the store's disk.
 
 It also declares the exports `GET /v1/search?format=csv|jsonl` send (there is no Atom feed),
 the NDJSON answer of the bulk load, and a JSON record body by the record models themselves.
@@ -59,8 +61,10 @@ DESCRIPTIONS = {
     404: "没有这条记录或这个路径",
     405: "此路径不支持所用方法；Allow 头列出支持的方法",
     413: "请求体超过一条记录的上限",
+    414: "请求地址（路径与查询参数）超过长度上限",
     415: "请求体的 Content-Type 不受支持",
     503: "检索引擎暂时不可用",
+    507: "存储空间已满，本次写入未执行",
 }
 ALLOW_HEADER = {"Allow": {"description": "此路径支持的方法", "schema": {"type": "string"}}}
 AUTH_HEADER = {"WWW-Authenticate": {"description": "应使用的认证方式", "schema": {"type": "string"}}}
@@ -148,13 +152,15 @@ def error_statuses(operation: dict[str, Any], route: Any) -> list[int]:
     """The error statuses an operation can answer, from its parameters, body and dependencies."""
     calls = set(dependency_calls(route.dependant))
     body = operation.get("requestBody", {}).get("content", {})
-    statuses = {405}
+    statuses = {405, 414}
     if operation.get("parameters") or body:
         statuses.add(400)
     if calls & {require_key, optional_reader}:
         statuses.add(401)
     if calls & {require_librarian, require_admin}:
         statuses.add(403)
+    if require_librarian in calls:  # a write: the store's disk may be full
+        statuses.add(507)
     if route.param_convertors:
         statuses.add(404)
     if "application/json" in body:
