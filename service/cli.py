@@ -50,14 +50,16 @@ def _search_service(settings: Settings) -> Iterator[SearchService]:
 def serve(
     host: Annotated[Optional[str], typer.Option(help="listen address (default CASEDIGEST_HOST)")] = None,
     port: Annotated[Optional[int], typer.Option(help="listen port (default CASEDIGEST_PORT)")] = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="server processes (default CASEDIGEST_WORKERS)")] = None,
 ) -> None:
     """Start the HTTP API (and load the demo records into an empty index)."""
     import uvicorn
 
-    from service.app import create_app
-
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info")
+    # An import string and a factory: each worker process builds its own app (and engine)
+    # from the environment; uvicorn cannot hand an app object to several processes.
+    uvicorn.run("service.app:create_app", factory=True, host=host or settings.host, port=port or settings.port,
+                workers=workers or settings.workers, log_level="info")
 
 
 @app.command()
