@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     workers: int = Field(
         1, ge=1, description="Processes `casedigest serve` runs; each serves reads and writes (see README)."
     )
+    read_threads: int = Field(
+        40, ge=1, description="Threads per server process that run reads at once; writes have a thread of their own."
+    )
 
 
 @lru_cache(maxsize=1)
