@@ -104,7 +104,7 @@ class Phase:
 class Service:
     """`casedigest serve --workers N` on one store, as a subprocess (stopped by `stop`)."""
 
-    def __init__(self, store: Store, port: int, workers: int, log: Path) -> None:
+    def __init__(self, store: Store, port: int, workers: int, log: Path, env: dict[str, str]) -> None:
         if port_in_use(port):
             raise RuntimeError(f"port {port} is already in use")
         self.url = f"http://127.0.0.1:{port}"
@@ -112,7 +112,7 @@ class Service:
         command = [str(VENV_BIN / "casedigest"), "serve", "--host", "127.0.0.1", "--port", str(port),
                    "--workers", str(workers)]
         with log.open("wb") as out:
-            self.process = subprocess.Popen(command, env=store.env(), cwd=REPO_ROOT, stdout=out,
+            self.process = subprocess.Popen(command, env={**store.env(), **env}, cwd=REPO_ROOT, stdout=out,
                                             stderr=subprocess.STDOUT)
 
     def wait_ready(self, workers: int) -> None:
@@ -144,7 +144,7 @@ class Service:
 
 
 # ---- clients ---------------------------------------------------------------------------------
-def read_request(rng: random.Random, preloaded: int) -> tuple[str, dict[str, Any]]:
+def read_request(rng: random.Random, ids: list[str]) -> tuple[str, dict[str, Any]]:
     """One reader request of the mix: path and query parameters."""
     kind = rng.randrange(5)
     word = rng.choice(KEYWORDS)
@@ -157,13 +157,13 @@ def read_request(rng: random.Random, preloaded: int) -> tuple[str, dict[str, Any
         return "/v1/search", {"q": rng.choice(("", word)), "facet_size": 50}
     if kind == 3:
         return "/v1/search", {"q": word, "page": rng.randrange(20, 101), "sort": rng.choice(("relevance", "date"))}
-    return f"/v1/cases/cail-{rng.randrange(1, preloaded + 1):05d}-r0000", {}
+    return f"/v1/cases/{rng.choice(ids)}", {}
 
 
-async def reader(client: httpx.AsyncClient, seed: int, preloaded: int, deadline: float, phase: Phase) -> None:
+async def reader(client: httpx.AsyncClient, seed: int, ids: list[str], deadline: float, phase: Phase) -> None:
     rng = random.Random(seed)
     while time.monotonic() < deadline:
-        path, params = read_request(rng, preloaded)
+        path, params = read_request(rng, ids)
         started = time.perf_counter()
         try:
             response = await client.get(path, params=params)
@@ -209,15 +209,27 @@ async def writer(client: httpx.AsyncClient, secret: str, rows: list[dict[str, An
 
 
 async def run_phase(url: str, secret: str, rows: list[dict[str, Any]], readers: int, seconds: float,
-                    preloaded: int, phase: Phase, tag: str) -> None:
+                    phase: Phase, tag: str) -> None:
     limits = httpx.Limits(max_connections=readers + 1, max_keepalive_connections=readers + 1)
     async with httpx.AsyncClient(base_url=url, timeout=READ_TIMEOUT, limits=limits) as client:
         started = time.monotonic()
         deadline = started + seconds
         tasks = [writer(client, secret, rows, tag, court_of(tag), deadline, phase)]
-        tasks += [reader(client, 1000 * i + len(tag), preloaded, deadline, phase) for i in range(readers)]
+        ids = [row["id"] for row in rows]
+        tasks += [reader(client, 1000 * i + len(tag), ids, deadline, phase) for i in range(readers)]
         await asyncio.gather(*tasks)
         phase.seconds = time.monotonic() - started
+
+
+async def warm_up(url: str, secret: str, rows: list[dict[str, Any]], workers: int, tag: str) -> None:
+    """Bulks of the largest size, as many at once as there are workers, so each likely gets one."""
+    headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/x-ndjson"}
+    size = max(BATCH_SIZES)
+    async with httpx.AsyncClient(base_url=url, timeout=WRITE_TIMEOUT) as client:
+        bodies = [bulk_body(rows, n * size, size, tag, court_of(tag))[0] for n in range(workers)]
+        answers = await asyncio.gather(*(client.post("/v1/cases/bulk", content=b, headers=headers) for b in bodies))
+    for answer in answers:
+        answer.raise_for_status()
 
 
 def court_of(tag: str) -> str:
@@ -288,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8130, help="HTTP port of the service (default 8130)")
     parser.add_argument("--es-port", type=int, default=9263, help="port of the Elasticsearch node (default 9263)")
     parser.add_argument("--es-heap", default="1g", help="heap of that node if this script starts it (default 1g)")
+    parser.add_argument("--read-threads", type=int,
+                        help="CASEDIGEST_READ_THREADS of the service (default: the setting's default)")
     parser.add_argument("--markdown", action="store_true",
                         help=f"also write markdown to {RESULTS_MD.relative_to(REPO_ROOT)}")
     args = parser.parse_args(argv)
@@ -304,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     run_tag = time.strftime("%H%M%S")
     template = Store(args.engine, workdir / "template" / "casedigest.sqlite3", es_url, f"bench-load-mixed-{run_tag}")
     template.data_path.parent.mkdir(parents=True)
-    table = Table(f"{args.readers} readers and one bulk writer, {args.engine} engine, {preloaded:,} cases preloaded",
+    threads = f", read_threads {args.read_threads}" if args.read_threads else ""
+    table = Table(f"{args.readers} readers and one bulk writer, {args.engine} engine, {preloaded:,} cases preloaded{threads}",
                   ("workers", "phase", "reads/s", "read p50 / p99 ms", "write records/s", "of idle",
                    "bulk p50 / p99 ms", "requests tried", "errors by status", "5xx", "lost acknowledged writes"))
     ok = False  # until every run has been checked
@@ -320,16 +335,19 @@ def main(argv: list[str] | None = None) -> int:
         for workers in worker_counts:
             store = copy_store(template, workdir / f"workers-{workers}") if args.engine == "embedded" else template
             secret = librarian_key(store, f"bench-load-mixed-{workers}")
-            service = Service(store, args.port, workers, workdir / f"serve-{workers}.log")
+            env = {"CASEDIGEST_READ_THREADS": str(args.read_threads)} if args.read_threads else {}
+            service = Service(store, args.port, workers, workdir / f"serve-{workers}.log", env)
             try:
                 progress(f"{workers} worker(s): starting …")
                 service.wait_ready(workers)
+                # Not measured: starts the segmentation workers a batch of 600 needs, in each process.
+                asyncio.run(warm_up(service.url, secret, rows, workers, f"{run_tag}w{workers}warm"))
                 idle_write_rate = 0.0
                 for name, readers in (("idle (writer alone)", 0), (f"{args.readers} readers + writer", args.readers)):
                     tag = f"{run_tag}w{workers}{'i' if readers == 0 else 'l'}"
                     phase = Phase(name)
                     progress(f"{workers} worker(s), {name}: {args.seconds:.0f} s …")
-                    asyncio.run(run_phase(service.url, secret, rows, readers, args.seconds, preloaded, phase, tag))
+                    asyncio.run(run_phase(service.url, secret, rows, readers, args.seconds, phase, tag))
                     progress(f"  checking {len(phase.acknowledged):,} acknowledged records …")
                     asyncio.run(verify(service.url, phase, tag))
                     if readers == 0:

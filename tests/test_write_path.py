@@ -31,6 +31,7 @@ from service.state import open_engine
 
 SERVER_START_S = 120.0
 VISIBLE_WITHIN_S = 30.0
+WRITERS, BATCHES, BATCH = 3, 6, 40
 
 
 def record(id: str, court: str = "写入路径测试法院", summary: str = "被告人组织他人走私枪支，从中牟利。") -> dict[str, Any]:
@@ -181,7 +182,7 @@ def test_a_write_through_one_worker_is_read_through_any(two_workers: TwoWorkers)
 
 
 def test_concurrent_readers_and_writers_lose_no_acknowledged_write(two_workers: TwoWorkers) -> None:
-    """Two bulk writers (their batches land on either worker) beside eight readers."""
+    """Three bulk writers (their batches land on either worker) beside eight readers."""
     court = "并发写入测试法院"
     acked: list[str] = []
     statuses: list[int] = []
@@ -189,15 +190,15 @@ def test_concurrent_readers_and_writers_lose_no_acknowledged_write(two_workers: 
     lock = threading.Lock()
 
     def writer(name: str) -> None:
-        with httpx.Client(base_url=two_workers.url, timeout=120) as client:
-            for batch in range(6):
-                ids = [f"{name}-{batch}-{i:03d}" for i in range(40)]
-                response = client.post("/v1/cases/bulk", content=ndjson([record(i, court) for i in ids]),
-                                       headers=two_workers.headers(**{"Content-Type": "application/x-ndjson"}))
-                with lock:
-                    statuses.append(response.status_code)
-                    if response.status_code == 200:
-                        acked.extend(acknowledged(response))
+        for batch in range(BATCHES):
+            ids = [f"{name}-{batch}-{i:03d}" for i in range(BATCH)]
+            # A new connection per batch, so the batches of the writers spread over both workers.
+            response = httpx.post(f"{two_workers.url}/v1/cases/bulk", content=ndjson([record(i, court) for i in ids]),
+                                  headers=two_workers.headers(**{"Content-Type": "application/x-ndjson"}), timeout=120)
+            with lock:
+                statuses.append(response.status_code)
+                if response.status_code == 200:
+                    acked.extend(acknowledged(response))
 
     def reader(seed: int) -> None:
         with httpx.Client(base_url=two_workers.url, timeout=120) as client:
@@ -208,7 +209,7 @@ def test_concurrent_readers_and_writers_lose_no_acknowledged_write(two_workers: 
                 with lock:
                     statuses.append(response.status_code)
 
-    writers = [threading.Thread(target=writer, args=(f"cw{w}",)) for w in range(2)]
+    writers = [threading.Thread(target=writer, args=(f"cw{w}",)) for w in range(WRITERS)]
     readers = [threading.Thread(target=reader, args=(r,)) for r in range(8)]
     for thread in writers + readers:
         thread.start()
@@ -219,7 +220,7 @@ def test_concurrent_readers_and_writers_lose_no_acknowledged_write(two_workers: 
         thread.join(timeout=120)
 
     assert [s for s in statuses if s != 200] == []
-    assert len(acked) == 2 * 6 * 40
+    assert len(acked) == WRITERS * BATCHES * BATCH
     missing = [i for i in acked if httpx.get(f"{two_workers.url}/v1/cases/{i}", timeout=30).status_code != 200]
     assert missing == []
     assert court_ids(two_workers.url, court) == set(acked)
