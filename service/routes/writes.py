@@ -1,11 +1,13 @@
 """Writes over HTTP: upsert, replace and delete one record, bulk NDJSON loads, the audit trail.
 
 Every write needs a librarian (or admin) key and goes through `Writer`, which audits it under
-the key's name. Writes run on the write path (`service/write_path.py`), a thread of their own,
-never in the thread pool that serves reads; each batch releases the index writer when done, so
-another server process (or a `casedigest load`) can write next. Incoming records are validated and enriched exactly as the file loader does
+the key's name. Incoming records are validated and enriched exactly as the file loader does
 (`parse_record`, then `with_inferred_forms`), and a bad line of a bulk load is reported with
 the loader's field and reason while the other lines still load.
+
+Writes run on the write path (`service/write_path.py`): a thread of their own, never the thread
+pool that serves reads, so the routes and their dependencies here are coroutines. Each batch
+releases the index writer when done, so another server process can write the next one.
 """
 
 from __future__ import annotations
