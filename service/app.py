@@ -6,6 +6,7 @@ import logging
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -30,8 +31,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The segmenter and the engine are built here, at start-up, never on a first request.
         state = AppState.start(settings)
+        # Sync routes (every read) run in AnyIO's thread pool; a small pool leaves the writer
+        # thread its share of the interpreter lock (service/write_path.py).
+        to_thread.current_default_thread_limiter().total_tokens = settings.read_threads
         if state.search is not None and settings.load_fixtures:
-            loaded = load_fixtures_if_empty(state.search.engine, settings.fixtures_path)
+            with state.writes.store_lock():  # several workers may start on one empty store
+                loaded = load_fixtures_if_empty(state.search.engine, settings.fixtures_path)
             if loaded:
                 log.info("loaded %d demo records from %s", loaded, settings.fixtures_path)
         app.state.casedigest = state

@@ -25,7 +25,7 @@ from indexing.engines.base import ApiKey, Engine, Role
 from indexing.errors import BadRequest, CasedigestError, NotFound
 from indexing.writes import utc_now
 from service.settings import Settings
-from service.state import Search, State
+from service.state import Search, State, Writes, WriteSearch
 
 SECRET_PREFIX = "cdk_"
 SIGNIN_COOKIE = "casedigest_key"
@@ -110,16 +110,26 @@ def presented_secret(request: Request) -> str | None:
     return value or None
 
 
-def require_key(request: Request, service: Search) -> ApiKey:
-    """Any active key, of any role."""
+def required_secret(request: Request) -> str:
+    """The key a request carries; raises `Unauthorized` when it carries none."""
     secret = presented_secret(request)
     if secret is None:
         raise Unauthorized("an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
-    return authenticate(service.engine, secret)
+    return secret
 
 
-def require_librarian(key: Annotated[ApiKey, Depends(require_key)]) -> ApiKey:
-    """A key allowed to write records (librarian or admin)."""
+def require_key(request: Request, service: Search) -> ApiKey:
+    """Any active key, of any role."""
+    return authenticate(service.engine, required_secret(request))
+
+
+async def require_librarian(request: Request, writes: Writes, service: WriteSearch) -> ApiKey:
+    """A key allowed to write records (librarian or admin).
+
+    Checked on the write path (the key lookup runs on the writer thread), so a write never
+    waits for the thread pool that serves reads.
+    """
+    key = await writes.call(authenticate, service.engine, required_secret(request))
     if key.role not in ("librarian", "admin"):
         raise Forbidden(f"the key {key.name!r} may not write records", {"role": key.role})
     return key

@@ -51,16 +51,19 @@ def _search_service(settings: Settings) -> Iterator[SearchService]:
 def serve(
     host: Annotated[Optional[str], typer.Option(help="listen address (default CASEDIGEST_HOST)")] = None,
     port: Annotated[Optional[int], typer.Option(help="listen port (default CASEDIGEST_PORT)")] = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="server processes (default CASEDIGEST_WORKERS)")] = None,
 ) -> None:
     """Start the HTTP API (and load the demo records into an empty index)."""
     import uvicorn
 
-    from service.app import create_app
     from service.middleware import MAX_REQUEST_HEAD_BYTES
 
     settings = get_settings()
+    # An import string and a factory: each worker process builds its own app (and engine)
+    # from the environment; uvicorn cannot hand an app object to several processes.
     uvicorn.run(
-        create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info",
+        "service.app:create_app", factory=True, host=host or settings.host, port=port or settings.port,
+        workers=workers or settings.workers, log_level="info",
         # h11 explicitly: its head-size limit is the one the README documents (httptools has its own)
         http="h11", h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
     )

@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `casedigest serve` listens on.")
     port: int = Field(8000, description="Port `casedigest serve` listens on.")
+    workers: int = Field(
+        1, ge=1, description="Processes `casedigest serve` runs; each serves reads and writes (see README)."
+    )
+    read_threads: int = Field(
+        40, ge=1, description="Threads per server process that run reads at once; writes have a thread of their own."
+    )
 
 
 @lru_cache(maxsize=1)

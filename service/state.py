@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
@@ -14,6 +15,7 @@ from indexing.errors import CasedigestError, EngineUnavailable
 from indexing.search import SearchService
 from indexing.segmenter import Segmenter
 from service.settings import Settings
+from service.write_path import WritePath
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
@@ -64,6 +66,13 @@ def elasticsearch_client(settings: Settings) -> "Elasticsearch":
 RETRY_ENGINE_SECONDS = 5.0
 
 
+def store_lock_path(settings: Settings) -> Path | None:
+    """The file whose lock lets one process at a time write the embedded store; None for Elasticsearch."""
+    if settings.engine != "embedded":
+        return None
+    return settings.data_path.with_name(settings.data_path.name + ".write-lock")
+
+
 @dataclass
 class AppState:
     settings: Settings
@@ -71,11 +80,12 @@ class AppState:
     search: SearchService | None
     engine_error: CasedigestError | None = None
     last_attempt: float = 0.0
+    writes: WritePath = field(default_factory=WritePath)
 
     @classmethod
     def start(cls, settings: Settings) -> "AppState":
         segmenter = Segmenter()
-        state = cls(settings, segmenter, None)
+        state = cls(settings, segmenter, None, writes=WritePath(store_lock_path(settings)))
         state.reconnect()
         return state
 
@@ -88,9 +98,10 @@ class AppState:
         if self.search is None and time.monotonic() - self.last_attempt >= RETRY_ENGINE_SECONDS:
             self.last_attempt = time.monotonic()
             try:
-                self.search = SearchService(
-                    open_engine(self.settings, self.segmenter), self.segmenter, cursor_secret=self.settings.cursor_secret
-                )
+                # Opening may replay pending writes: not while another worker process writes.
+                with self.writes.store_lock():
+                    engine = open_engine(self.settings, self.segmenter)
+                self.search = SearchService(engine, self.segmenter, cursor_secret=self.settings.cursor_secret)
                 self.engine_error = None
             except CasedigestError as exc:
                 log.error("engine not available: %s", exc.message)
@@ -98,6 +109,7 @@ class AppState:
         return self.search
 
     def close(self) -> None:
+        self.writes.close()  # the write in progress ends first
         if self.search is not None:
             self.search.engine.close()
 
@@ -113,5 +125,24 @@ def get_search(state: Annotated[AppState, Depends(get_state)]) -> SearchService:
     return search
 
 
+async def get_write_search(request: Request) -> SearchService:
+    """The search core for a write route.
+
+    A coroutine, so FastAPI resolves it on the event loop: a write never waits for a thread of
+    the pool that serves reads. Reconnecting (rare) runs on the writer thread.
+    """
+    state = get_state(request)
+    search = state.search or await state.writes.call(state.reconnect)
+    if search is None:
+        raise state.engine_error or EngineUnavailable("the search engine is not available")
+    return search
+
+
+async def get_write_path(request: Request) -> WritePath:
+    return get_state(request).writes
+
+
 Search = Annotated[SearchService, Depends(get_search)]
+WriteSearch = Annotated[SearchService, Depends(get_write_search)]
+Writes = Annotated[WritePath, Depends(get_write_path)]
 State = Annotated[AppState, Depends(get_state)]

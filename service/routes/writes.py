@@ -4,6 +4,10 @@ Every write needs a librarian (or admin) key and goes through `Writer`, which au
 the key's name. Incoming records are validated and enriched exactly as the file loader does
 (`parse_record`, then `with_inferred_forms`), and a bad line of a bulk load is reported with
 the loader's field and reason while the other lines still load.
+
+Writes run on the write path (`service/write_path.py`): a thread of their own, never the thread
+pool that serves reads, so the routes and their dependencies here are coroutines. Each batch
+releases the index writer when done, so another server process can write the next one.
 """
 
 from __future__ import annotations
@@ -11,12 +15,11 @@ from __future__ import annotations
 import json
 import tempfile
 from dataclasses import dataclass, field
-from typing import IO, Annotated, Any, AsyncIterator, Iterator, Literal
+from typing import IO, Annotated, Any, AsyncIterator, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 
 from indexing.engines.base import AuditEntry, Engine, Outcome, Record
 from indexing.enrich import with_inferred_forms
@@ -27,7 +30,7 @@ from indexing.records import RecordError, parse_record
 from indexing.writes import Writer
 from service.auth import Admin, Librarian
 from service.routes.records import RecordId
-from service.state import Search
+from service.state import Search, Writes, WriteSearch
 
 router = APIRouter(prefix="/v1", tags=["writes"])
 
@@ -39,6 +42,7 @@ BATCH_BYTES = 8 * 1024 * 1024
 # rejected without being held in memory.
 MAX_LINE_BYTES = 16 * 1024 * 1024
 MAX_BODY_BYTES = MAX_LINE_BYTES
+RESULT_BLOCK_BYTES = 64 * 1024
 
 RECORD_BODY = {
     "requestBody": {
@@ -131,8 +135,8 @@ def _delete_one(engine: Engine, actor: str, record_id: str) -> int:
         finish_writes(engine)
 
 
-async def _write(engine: Engine, actor: str, record: Record, response: Response) -> WriteResult:
-    outcome = await run_in_threadpool(_upsert_one, engine, actor, record)
+async def _write(writes: Writes, engine: Engine, actor: str, record: Record, response: Response) -> WriteResult:
+    outcome = await writes.write(_upsert_one, engine, actor, record)
     response.status_code = 201 if outcome == "inserted" else 200
     return WriteResult(id=record.id, outcome=outcome)
 
@@ -143,9 +147,11 @@ async def _write(engine: Engine, actor: str, record: Record, response: Response)
     summary="写入一条记录（新增或按编号更新）",
     responses={200: {"description": "已有此编号：updated 或 unchanged", "model": WriteResult}},
 )
-async def create_case(request: Request, key: Librarian, service: Search, response: Response) -> WriteResult:
+async def create_case(
+    request: Request, key: Librarian, service: WriteSearch, writes: Writes, response: Response
+) -> WriteResult:
     record = record_from(await json_body(request))
-    return await _write(service.engine, key.name, record, response)
+    return await _write(writes, service.engine, key.name, record, response)
 
 
 @router.put(
@@ -154,7 +160,7 @@ async def create_case(request: Request, key: Librarian, service: Search, respons
     responses={201: {"description": "新增", "model": WriteResult}},
 )
 async def put_case(
-    record_id: RecordId, request: Request, key: Librarian, service: Search, response: Response
+    record_id: RecordId, request: Request, key: Librarian, service: WriteSearch, writes: Writes, response: Response
 ) -> WriteResult:
     data = await json_body(request)
     if isinstance(data, dict):
@@ -162,12 +168,12 @@ async def put_case(
             reason = f"is {data['id']!r} but the path names {record_id!r}"
             raise BadRequest(f"id: {reason}", {"field": "id", "reason": reason})
         data = {**data, "id": record_id}
-    return await _write(service.engine, key.name, record_from(data), response)
+    return await _write(writes, service.engine, key.name, record_from(data), response)
 
 
 @router.delete("/cases/{record_id}", response_model=DeleteResult, summary="删除一条记录")
-async def delete_case(record_id: RecordId, key: Librarian, service: Search) -> DeleteResult:
-    if not await run_in_threadpool(_delete_one, service.engine, key.name, record_id):
+async def delete_case(record_id: RecordId, key: Librarian, service: WriteSearch, writes: Writes) -> DeleteResult:
+    if not await writes.write(_delete_one, service.engine, key.name, record_id):
         raise NotFound(f"no record with id {record_id!r}", {"id": record_id})
     return DeleteResult(id=record_id)
 
@@ -254,11 +260,30 @@ class BulkLoad:
                 self._emit(number, item.id, next(outcomes))
         self.written_through = lines[-1][0]
 
-    def stream(self) -> Iterator[bytes]:
-        """The per-line results, then the summary line; closes the spool at the end."""
+    def write_and_release(self, lines: list[tuple[int, bytes | None]]) -> None:
+        """`write_batch`, then let the next batch be another server process's.
+
+        The embedded engine's index writer holds the index's lock until released; releasing it
+        per batch costs little (the next batch opens a new one). Elasticsearch has no such lock,
+        and its `finish_writes` (refresh, merge) waits for the end of the request.
+        """
+        try:
+            self.write_batch(lines)
+        finally:
+            if self.writer.engine.name == "embedded":
+                finish_writes(self.writer.engine)
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """The per-line results, then the summary line; closes the spool at the end.
+
+        A coroutine rather than a plain iterator, which Starlette would step through in the
+        thread pool that serves reads. The spool is read in blocks on the event loop: it is in
+        memory up to 1 MB and in the page cache beyond.
+        """
         try:
             self.results.seek(0)
-            yield from self.results
+            while block := self.results.read(RESULT_BLOCK_BYTES):
+                yield block
             yield json.dumps({"summary": self.counts}).encode("utf-8") + b"\n"
         finally:
             self.results.close()
@@ -266,7 +291,7 @@ class BulkLoad:
 
 @router.post("/cases/bulk", response_class=StreamingResponse, openapi_extra=BULK_BODY,
              summary="批量写入（NDJSON，每行一条；逐行返回结果并附汇总）")
-async def bulk(request: Request, key: Librarian, service: Search) -> StreamingResponse:
+async def bulk(request: Request, key: Librarian, service: WriteSearch, writes: Writes) -> StreamingResponse:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in BULK_MEDIA_TYPES:
         raise UnsupportedMediaType(
@@ -286,17 +311,17 @@ async def bulk(request: Request, key: Librarian, service: Search) -> StreamingRe
             batch.append((number, raw))
             size += len(raw or b"")
             if len(batch) >= BATCH_RECORDS or size >= BATCH_BYTES:
-                await run_in_threadpool(load.write_batch, batch)
+                await writes.write(load.write_and_release, batch)
                 batch, size = [], 0
         if batch:
-            await run_in_threadpool(load.write_batch, batch)
+            await writes.write(load.write_and_release, batch)
     except CasedigestError as exc:
         load.results.close()
         # Batches before the failing one are stored; say how far the load got.
         exc.detail = {**exc.detail, "written_through_line": load.written_through}
         raise
     finally:
-        await run_in_threadpool(finish_writes, service.engine)
+        await writes.write(finish_writes, service.engine)
     return StreamingResponse(load.stream(), media_type="application/x-ndjson")
 
 
