@@ -33,7 +33,7 @@ from indexing.export import MEDIA_TYPES
 from indexing.records import CaseDigest, Resolution
 from service.errors import flat_routes
 from service.auth import optional_reader, require_admin, require_key, require_librarian
-from service.state import get_search, get_state
+from service.state import get_search, get_state, get_write_search
 
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "Error",
@@ -155,7 +155,7 @@ def error_statuses(operation: dict[str, Any], route: Any) -> list[int]:
     statuses = {405, 414}
     if operation.get("parameters") or body:
         statuses.add(400)
-    if calls & {require_key, optional_reader}:
+    if calls & {require_key, optional_reader, require_librarian}:
         statuses.add(401)
     if calls & {require_librarian, require_admin}:
         statuses.add(403)
@@ -167,7 +167,7 @@ def error_statuses(operation: dict[str, Any], route: Any) -> list[int]:
         statuses.add(413)
     if body and "application/json" not in body:
         statuses.add(415)
-    if calls & {get_search, get_state}:  # the engine, or the probe that reports on it
+    if calls & {get_search, get_state, get_write_search}:  # the engine, or the probe that reports on it
         statuses.add(503)
     return sorted(statuses)
 

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, ParamSpec, TypeVar
 
+from indexing.engines.disk import is_disk_full, storage_full
 from indexing.errors import EngineUnavailable
 
 P = ParamSpec("P")
@@ -64,7 +65,12 @@ class WritePath:
         if self.lock_path is None:
             yield
             return
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise storage_full(self.lock_path) from None
+            raise EngineUnavailable(f"cannot open the store's write lock {self.lock_path}: {exc.strerror}") from None
         try:
             deadline = time.monotonic() + self.lock_wait
             pause = 0.005

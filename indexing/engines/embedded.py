@@ -144,6 +144,7 @@ class EmbeddedEngine:
         self.unit_pool = UnitPool(segmenter, workers)
         self._heap = writer_heap_bytes
         self._local = threading.local()
+        self._wrote_at = 0.0  # when a thread last had a writable connection (see `_db`)
         self._write_lock = threading.Lock()
         self._writer: Any = None
         self._index_version: tuple[int, int, int] | None = None
@@ -173,7 +174,9 @@ class EmbeddedEngine:
         connection: sqlite3.Connection | None = getattr(self._local, "db", None)
         read_only_since = getattr(self._local, "read_only_since", None)
         if connection is not None and read_only_since is not None:
-            if time.monotonic() - read_only_since >= READ_ONLY_RETRY_SECONDS:
+            # Retry the normal connection now and then, and at once after a write succeeded:
+            # a read-only connection does not see what was written since it opened.
+            if time.monotonic() - read_only_since >= READ_ONLY_RETRY_SECONDS or self._wrote_at > read_only_since:
                 connection.close()  # try the normal connection again: space may have returned
                 connection = self._local.db = None
         if connection is None:
@@ -210,6 +213,7 @@ class EmbeddedEngine:
         db = self._db()
         if self._local.read_only_since is not None:
             raise storage_full(self.path)
+        self._wrote_at = time.monotonic()
         return db
 
     def _create_schema(self) -> None:
