@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
@@ -370,7 +370,7 @@ def citation_href(text: str, resolution_ids: dict[str, str]) -> str | None:
     match = CITATION.search(text)
     if not match or match.group("number") not in resolution_ids:
         return None
-    url = f"/resolutions/{resolution_ids[match.group('number')]}"
+    url = f"/resolutions/{quote(resolution_ids[match.group('number')], safe='')}"
     if match.group("para"):
         url += f"#{'pp' if match.group('pre') else 'p'}{match.group('para')}"
     return url
@@ -402,7 +402,7 @@ def case_citation(record: CaseDigest, base_url: str) -> str:
     """A citation of the case in the usual Chinese order: title, court, number, date, source."""
     parts = [f"《{record.title}》"]
     parts += [p for p in (record.court, record.case_number, _date_zh(record.decision_date)) if p]
-    return "，".join(parts) + f"。载 casedigest 案例摘要库，{base_url}/cases/{record.id}"
+    return "，".join(parts) + f"。载 casedigest 案例摘要库，{base_url}/cases/{quote(record.id, safe='')}"
 
 
 def _date_zh(value: str | None) -> str | None:
