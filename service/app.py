@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from service.errors import install_error_handlers
 from service.fixtures import load_fixtures_if_empty
 from service import web
+from service.api_docs import install_api_docs
 from service.auth import read_dependencies
 from service.routes import health, records, search, writes
 from service.settings import Settings, get_settings
@@ -43,6 +44,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="全文检索有组织犯罪案例摘要与《联合国打击跨国有组织犯罪公约》缔约方会议决议段落，可按犯罪形式筛选。",
         lifespan=lifespan,
+        docs_url=None,  # served from local files by install_api_docs, with the pages' CSP
+        redoc_url=None,
     )
     if settings.cors_origins:
         app.add_middleware(
@@ -59,4 +62,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)  # probes stay open
     app.include_router(web.router, dependencies=reads)  # the search page, on the same core
     web.mount_static(app)
+    install_api_docs(app)
     return app

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -71,8 +71,15 @@ env = Environment(
 
 
 def mount_static(app: FastAPI) -> None:
-    """Serve `service/static/` (the one stylesheet and the one script) at `/static`."""
+    """Serve `service/static/` (the stylesheet and the scripts) at `/static`, and the site icon."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Browsers ask for /favicon.ico on their own; outside the read-key routes, like /static.
+    app.add_api_route("/favicon.ico", favicon, methods=["GET", "HEAD"], include_in_schema=False)
+
+
+def favicon() -> FileResponse:
+    return FileResponse(STATIC_DIR / "favicon.ico", media_type="image/x-icon",
+                        headers={"Cache-Control": "public, max-age=86400"})
 
 
 def render(template: str, status: int = 200, **context: Any) -> HTMLResponse:

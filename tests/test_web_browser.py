@@ -332,3 +332,29 @@ def test_upload_page_posts_to_the_bulk_endpoint(page: Page, live: LiveServer, tm
     page.locator("#upload-key").fill("cdk_wrong")
     page.get_by_role("button", name="上传").click()
     expect(page.locator("#upload-status")).to_contain_text("401")
+
+
+def test_api_docs_list_the_operations_offline(browser: Browser, live: LiveServer) -> None:
+    context = browser.new_context(base_url=live.url)
+    outside: list[str] = []
+
+    def this_machine_only(route: Any) -> None:
+        if urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:  # as on a machine without internet
+            outside.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    context.route("**/*", this_machine_only)
+    try:
+        page = context.new_page()
+        blocked: list[str] = []
+        page.on("console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None)
+        response = page.goto("/docs")
+        assert response is not None and "script-src 'self'" in response.headers["content-security-policy"]
+        expect(page.locator(".opblock-summary-path", has_text="/v1/search").first).to_be_visible(timeout=30_000)
+        assert page.locator(".opblock").count() >= 10
+        assert not outside, outside
+        assert not blocked, blocked
+    finally:
+        context.close()

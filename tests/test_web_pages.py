@@ -38,6 +38,7 @@ PAGES = [
     "/resolutions/ctoc-cop-6-1",
     "/crime-forms",
     "/upload",
+    "/docs",
 ]
 
 
@@ -64,6 +65,22 @@ def test_every_html_response_has_a_strict_csp(client: TestClient, url: str) -> N
     tags = re.findall(r"<[a-zA-Z][^>]*>", html)  # real tags only; escaped record text has &lt;
     assert not [t for t in tags if re.match(r"<style\b", t) or re.search(r"\sstyle\s*=", t)]
     assert not [t for t in tags if re.search(r"\son[a-z]+\s*=", t)]
+
+
+def test_api_docs_load_nothing_from_another_host(client: TestClient) -> None:
+    html = client.get("/docs").text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets and not [a for a in assets if not a.startswith("/")], assets
+    for asset in assets:
+        answer = client.get(asset)
+        assert answer.status_code == 200, asset  # what the files fetch in turn is checked in the browser
+
+
+def test_favicon_is_an_icon(client: TestClient) -> None:
+    answer = client.get("/favicon.ico")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "image/x-icon"
+    assert answer.content.startswith(b"\x00\x00\x01\x00")  # the ICO header
 
 
 def test_record_text_is_escaped(client: TestClient) -> None:
