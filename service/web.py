@@ -32,7 +32,8 @@ HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 TEMPLATES_DIR = HERE / "templates"
 PAGE_SIZE = 10
-FACET_SIZE = 12
+FACET_SIZE = 12  # values a facet shows; one more is asked for, to know whether to offer "更多"
+MORE_FACET_SIZE = 100  # values asked for the one facet the user opened with "更多"
 
 # Scripts and styles only from our own origin: no inline code can run even if a record's
 # text were ever rendered unescaped.
@@ -55,6 +56,7 @@ FILTER_LABELS = {
     "year": "年份",
 }
 LIST_FILTERS = ("crime_form", "doc_type", "country", "court", "charge")
+EXPANDABLE_FACETS = ("country", "court", "charge", "year")
 
 # "CTOC/COP 第6/1号决议 第16段" or "… 序言部分第3段": a citation of one resolution paragraph.
 CITATION = re.compile(
@@ -129,6 +131,7 @@ class SearchState:
     sort: str = ""
     expand: bool = True
     page: int = 1
+    more: str = ""  # the facet opened in full by its "更多" link
 
     @classmethod
     def from_query(cls, items: Iterable[tuple[str, str]]) -> "SearchState":
@@ -140,7 +143,7 @@ class SearchState:
             if key in lists:
                 if value and value not in lists[key]:
                     lists[key].append(value)
-            elif key in ("q", "year_from", "year_to", "sort", "expand", "page"):
+            elif key in ("q", "year_from", "year_to", "sort", "expand", "page", "more"):
                 single[key] = value
         return cls(
             q=single.get("q", ""),
@@ -150,13 +153,15 @@ class SearchState:
             sort=single.get("sort", "") if single.get("sort") in ("relevance", "date") else "",
             expand=single.get("expand", "1") not in ("0", "false", "off"),
             page=_int_param(single, "page", 1, MAX_PAGE_DEPTH) or 1,
+            more=single.get("more", "") if single.get("more") in EXPANDABLE_FACETS else "",
         )
 
     def request(self, explain: bool = True) -> SearchRequest:
         return SearchRequest(
             q=self.q, crime_form=list(self.crime_form), doc_type=list(self.doc_type), country=list(self.country),
             court=list(self.court), charge=list(self.charge), year_from=self.year_from, year_to=self.year_to,
-            sort=self.sort or None, page=self.page, size=PAGE_SIZE, facet_size=FACET_SIZE, expand=self.expand,
+            sort=self.sort or None, page=self.page, size=PAGE_SIZE,
+            facet_size=MORE_FACET_SIZE if self.more else FACET_SIZE + 1, expand=self.expand,
             explain=explain,
         )
 
@@ -173,6 +178,8 @@ class SearchState:
             out.append(("sort", self.sort))
         if not self.expand:
             out.append(("expand", "0"))
+        if self.more:
+            out.append(("more", self.more))
         if page and self.page > 1:
             out.append(("page", str(self.page)))
         return out
@@ -194,9 +201,13 @@ class SearchState:
             return self.href(q="")
         return self.href(**{name: tuple(v for v in getattr(self, name) if v != value)})
 
+    def more_href(self, facet: str) -> str:
+        """This page with `facet` shown in full ("" folds it again), back at that facet."""
+        return self.href(more=facet, page=self.page) + f"#facet-{facet or self.more}"
+
     def export_href(self, fmt: str) -> str:
         """The API's export of the whole result set, with the same parameters."""
-        return "/v1/search?" + urlencode([*self.items(page=False), ("format", fmt)])
+        return "/v1/search?" + urlencode([(k, v) for k, v in self.items(page=False) if k != "more"] + [("format", fmt)])
 
     def without_filters(self) -> str:
         return self.href(**{name: () for name in LIST_FILTERS}, year_from=None, year_to=None)
@@ -290,7 +301,7 @@ def search(request: Request) -> HTMLResponse:
         return error_page(exc)
     return render(
         "search.html", page=search_page(state, result), state=state, result=result,
-        explanation_text=explanation_text, filter_labels=FILTER_LABELS,
+        explanation_text=explanation_text, filter_labels=FILTER_LABELS, facet_shown=FACET_SIZE,
         case_query=urlencode({"q": state.q}) if state.q else "",
     )
 

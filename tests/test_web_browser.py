@@ -358,3 +358,54 @@ def test_api_docs_list_the_operations_offline(browser: Browser, live: LiveServer
         assert not blocked, blocked
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_on_a_phone_the_first_result_shows_without_scrolling(browser: Browser, live: LiveServer, javascript: bool) -> None:
+    context = browser.new_context(base_url=live.url, viewport={"width": 360, "height": 740},
+                                  java_script_enabled=javascript)
+    try:
+        page = context.new_page()
+        page.goto("/?q=毒品")
+        first = page.locator("ol.hits > li h3").first.bounding_box()
+        assert first is not None and first["y"] + first["height"] <= 740, first
+        count = page.locator("#results-title").bounding_box()
+        assert count is not None and count["y"] < first["y"]
+        # the facets wait behind "筛选", which opens without any script
+        expect(page.locator("aside.facets")).to_be_hidden()
+        page.locator("details.filters > summary").click()
+        expect(page.locator("aside.facets")).to_be_visible()
+        expect(page.locator("fieldset.forms")).to_be_visible()
+    finally:
+        context.close()
+
+
+def test_on_a_wide_screen_the_facets_are_open_beside_the_results(browser: Browser, live: LiveServer) -> None:
+    context = browser.new_context(base_url=live.url, viewport={"width": 1280, "height": 900}, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto("/?q=毒品")
+        expect(page.locator("details.filters > summary")).to_be_hidden()
+        facets = page.locator("aside.facets").bounding_box()
+        results = page.locator("section.results").bounding_box()
+        assert facets is not None and results is not None
+        assert facets["x"] + facets["width"] <= results["x"]  # side by side
+        expect(page.locator("fieldset.forms .chip").first).to_be_visible()
+    finally:
+        context.close()
+
+
+def test_counts_never_break_inside_a_number(browser: Browser, live: LiveServer) -> None:
+    context = browser.new_context(base_url=live.url, viewport={"width": 360, "height": 740})
+    try:
+        page = context.new_page()
+        page.goto("/?more=court")
+        page.locator("details.filters > summary").click()
+        lines = page.evaluate("""Array.from(document.querySelectorAll('.count')).filter(e => e.offsetParent)
+            .map(e => [e.textContent, e.getClientRects().length, e.getBoundingClientRect().height,
+                       parseFloat(getComputedStyle(e).lineHeight)])""")
+        assert lines
+        broken = [(text, rects) for text, rects, height, line in lines if rects != 1 or height > 1.5 * line]
+        assert not broken, broken
+    finally:
+        context.close()

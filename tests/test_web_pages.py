@@ -240,3 +240,32 @@ def test_pages_answer_head_requests(client: TestClient) -> None:
     for path in ("/", "/crime-forms", "/upload"):
         response = client.head(path)
         assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+
+
+def test_crime_forms_without_results_are_folded_under_more(client: TestClient) -> None:
+    html = client.get("/?q=毒品&crime_form=piracy").text
+    shown, _, folded = html.partition('<details class="more">')
+    folded = folded.partition("</details>")[0]
+    chip = r'<label class="chip[^"]*"><input type="checkbox" name="crime_form" value="([^"]+)"( checked)?> [^<]+ <span class="count">(\d+)</span>'
+    on_top = re.findall(chip, shown)
+    under_more = re.findall(chip, folded)
+    assert on_top and under_more
+    assert all(int(count) > 0 or checked for _, checked, count in on_top)
+    assert ("piracy", " checked", "0") in on_top  # a ticked form stays in sight even at 0
+    assert all(count == "0" and not checked for _, checked, count in under_more)
+    assert len(on_top) + len(under_more) == len(TAXONOMY.forms)
+    assert f"更多…（{len(under_more)} 种犯罪形式" in html
+
+
+def test_a_facet_with_more_values_offers_them(client: TestClient) -> None:
+    courts = {b["value"] for b in client.get("/v1/search", params={"facet_size": 100}).json()["facets"]["court"]}
+    assert len(courts) > 12, "the fixtures should hold more courts than a facet shows"
+    checkbox = r'<input type="checkbox" name="court" value="([^"]+)"'
+    html = client.get("/").text
+    assert len(re.findall(checkbox, html)) == 12
+    link = re.search(r'<p class="more"><a href="([^"]+)" aria-label="更多法院">更多…</a>', html)
+    assert link, "the court facet should offer 更多"
+    opened = client.get(unescape(link.group(1))).text
+    assert {unescape(v) for v in re.findall(checkbox, opened)} == courts
+    assert 'name="more" value="court"' in opened  # a ticked box keeps the list open
+    assert ">收起</a>" in opened
