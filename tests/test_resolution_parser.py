@@ -215,5 +215,5 @@ def test_second_resolution_heading_is_an_error() -> None:
 
 def test_bad_record_id_is_a_record_error() -> None:
     with pytest.raises(RecordError) as caught:
-        parse_resolution_text(SMALL, record_id="not an id")
+        parse_resolution_text(SMALL, record_id="not/an/id")
     assert caught.value.field == "id"
