@@ -26,7 +26,13 @@ from pydantic import (
 from indexing import countries
 from indexing.crime_forms import TAXONOMY
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$"
+# A record id is what librarians call the record, often a court's case number such as
+# `（2019）京01刑初12号`: any printable text, but one path segment of `/v1/cases/{id}` (so no `/`),
+# and, with `#anchor` added for a resolution's paragraph, an Elasticsearch document id, which
+# may not pass 512 bytes (so no `#`, and a bound on bytes as well as characters).
+MAX_ID_CHARS = 128
+MAX_ID_BYTES = 500
+ID_FORBIDDEN = "/#"
 MAX_SUMMARY_CHARS = 200_000
 MAX_FULL_TEXT_CHARS = 2_000_000
 MAX_LIST_ITEMS = 500
@@ -68,6 +74,22 @@ def _partial_date(value: Any) -> Any:
         value = str(value)
     if isinstance(value, str):
         return normalize_partial_date(value) if value.strip() else None
+    return value
+
+
+def check_record_id(value: str) -> str:
+    """Return `value` if it can be a record id (printable, no `/` or `#`, bounded), else raise ValueError."""
+    if not value:
+        raise ValueError("must not be empty")
+    if len(value) > MAX_ID_CHARS or len(value.encode("utf-8")) > MAX_ID_BYTES:
+        raise ValueError(f"must be at most {MAX_ID_CHARS} characters and {MAX_ID_BYTES} bytes of UTF-8")
+    if not value.isprintable():
+        raise ValueError("must be printable: no control characters, line breaks, tabs or spaces other than ' '")
+    forbidden = [c for c in ID_FORBIDDEN if c in value]
+    if forbidden:
+        raise ValueError(f"must not contain {' or '.join(repr(c) for c in forbidden)}")
+    if not value.strip("."):
+        raise ValueError("must not be only dots (a URL path would read it as '.' or '..')")
     return value
 
 
@@ -124,7 +146,7 @@ def _tags(value: Any) -> Any:
 class _RecordBase(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    id: str = Field(pattern=ID_PATTERN)
+    id: str
     title: str = Field(min_length=1, max_length=500)
     summary: str | None = Field(default=None, max_length=MAX_SUMMARY_CHARS)
     crime_forms: list[CrimeFormTag] = Field(default_factory=list, max_length=50)
@@ -133,6 +155,7 @@ class _RecordBase(BaseModel):
     source: Source | None = None
     language: Literal["zh-Hans", "zh-Hant"] = "zh-Hans"
 
+    _id = field_validator("id")(lambda cls, v: check_record_id(v))
     _tags_in = field_validator("crime_forms", mode="before")(lambda cls, v: _tags(v))
 
     @field_validator("legal_basis", "keywords", mode="after")

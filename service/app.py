@@ -15,6 +15,7 @@ from service.middleware import RequestTargetLimit, UnexpectedErrors
 from service.fixtures import load_fixtures_if_empty
 from service.openapi import describe_responses
 from service import signin, web
+from service.api_docs import install_api_docs
 from service.auth import read_dependencies
 from service.routes import health, records, search, writes
 from service.settings import Settings, get_settings
@@ -50,6 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="全文检索有组织犯罪案例摘要与《联合国打击跨国有组织犯罪公约》缔约方会议决议段落，可按犯罪形式筛选。",
         lifespan=lifespan,
+        docs_url=None,  # served from local files by install_api_docs, with the pages' CSP
+        redoc_url=None,
     )
     if settings.cors_origins:
         app.add_middleware(
@@ -70,4 +73,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(signin.router)  # the pages' sign-in stays open, as the probes do
     web.mount_static(app)
     describe_responses(app)  # OpenAPI: the real error statuses and media types, not FastAPI's 422
+    install_api_docs(app)
     return app

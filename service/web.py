@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -32,7 +32,8 @@ HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 TEMPLATES_DIR = HERE / "templates"
 PAGE_SIZE = 10
-FACET_SIZE = 12
+FACET_SIZE = 12  # values a facet shows; one more is asked for, to know whether to offer "更多"
+MORE_FACET_SIZE = 100  # values asked for the one facet the user opened with "更多"
 
 # Scripts and styles only from our own origin: no inline code can run even if a record's
 # text were ever rendered unescaped.
@@ -56,6 +57,7 @@ FILTER_LABELS = {
 }
 LIST_FILTERS = ("crime_form", "doc_type", "country", "court", "charge")
 DROP = "drop"  # query parameter of a chip's button: the filter value to take out
+EXPANDABLE_FACETS = ("country", "court", "charge", "year")
 
 # "CTOC/COP 第6/1号决议 第16段" or "… 序言部分第3段": a citation of one resolution paragraph.
 CITATION = re.compile(
@@ -72,8 +74,15 @@ env = Environment(
 
 
 def mount_static(app: FastAPI) -> None:
-    """Serve `service/static/` (the one stylesheet and the one script) at `/static`."""
+    """Serve `service/static/` (the stylesheet and the scripts) at `/static`, and the site icon."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Browsers ask for /favicon.ico on their own; outside the read-key routes, like /static.
+    app.add_api_route("/favicon.ico", favicon, methods=["GET", "HEAD"], include_in_schema=False)
+
+
+def favicon() -> FileResponse:
+    return FileResponse(STATIC_DIR / "favicon.ico", media_type="image/x-icon",
+                        headers={"Cache-Control": "public, max-age=86400"})
 
 
 def render(template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -126,6 +135,7 @@ class SearchState:
     sort: str = ""
     expand: bool = True
     page: int = 1
+    more: str = ""  # the facet opened in full by its "更多" link
 
     @classmethod
     def from_query(cls, items: Iterable[tuple[str, str]]) -> "SearchState":
@@ -142,7 +152,7 @@ class SearchState:
             elif key == DROP:
                 name, _, dropped = value.partition(":")
                 drops.add((name, filter_key(name, dropped)))
-            elif key in ("q", "year_from", "year_to", "sort", "expand", "page"):
+            elif key in ("q", "year_from", "year_to", "sort", "expand", "page", "more"):
                 single[key] = value
         if ("year", "") in drops:
             single.pop("year_from", None)
@@ -158,13 +168,15 @@ class SearchState:
             sort=single.get("sort", "") if single.get("sort") in ("relevance", "date") else "",
             expand=single.get("expand", "1") not in ("0", "false", "off"),
             page=_int_param(single, "page", 1, MAX_PAGE_DEPTH) or 1,
+            more=single.get("more", "") if single.get("more") in EXPANDABLE_FACETS else "",
         )
 
     def request(self, explain: bool = True) -> SearchRequest:
         return SearchRequest(
             q=self.q, crime_form=list(self.crime_form), doc_type=list(self.doc_type), country=list(self.country),
             court=list(self.court), charge=list(self.charge), year_from=self.year_from, year_to=self.year_to,
-            sort=self.sort or None, page=self.page, size=PAGE_SIZE, facet_size=FACET_SIZE, expand=self.expand,
+            sort=self.sort or None, page=self.page, size=PAGE_SIZE,
+            facet_size=MORE_FACET_SIZE if self.more else FACET_SIZE + 1, expand=self.expand,
             explain=explain,
         )
 
@@ -181,6 +193,8 @@ class SearchState:
             out.append(("sort", self.sort))
         if not self.expand:
             out.append(("expand", "0"))
+        if self.more:
+            out.append(("more", self.more))
         if page and self.page > 1:
             out.append(("page", str(self.page)))
         return out
@@ -202,9 +216,13 @@ class SearchState:
             return self.href(q="")
         return self.href(**{name: tuple(v for v in getattr(self, name) if v != value)})
 
+    def more_href(self, facet: str) -> str:
+        """This page with `facet` shown in full ("" folds it again), back at that facet."""
+        return self.href(more=facet, page=self.page) + f"#facet-{facet or self.more}"
+
     def export_href(self, fmt: str) -> str:
         """The API's export of the whole result set, with the same parameters."""
-        return "/v1/search?" + urlencode([*self.items(page=False), ("format", fmt)])
+        return "/v1/search?" + urlencode([(k, v) for k, v in self.items(page=False) if k != "more"] + [("format", fmt)])
 
     def without_filters(self) -> str:
         return self.href(**{name: () for name in LIST_FILTERS}, year_from=None, year_to=None)
@@ -322,7 +340,7 @@ def search(request: Request) -> Response:
         return error_page(exc)
     return render(
         "search.html", page=search_page(state, result), state=state, result=result,
-        explanation_text=explanation_text, filter_labels=FILTER_LABELS,
+        explanation_text=explanation_text, filter_labels=FILTER_LABELS, facet_shown=FACET_SIZE,
         case_query=urlencode({"q": state.q}) if state.q else "",
     )
 
@@ -409,7 +427,7 @@ def citation_href(text: str, resolution_ids: dict[str, str]) -> str | None:
     match = CITATION.search(text)
     if not match or match.group("number") not in resolution_ids:
         return None
-    url = f"/resolutions/{resolution_ids[match.group('number')]}"
+    url = f"/resolutions/{quote(resolution_ids[match.group('number')], safe='')}"
     if match.group("para"):
         url += f"#{'pp' if match.group('pre') else 'p'}{match.group('para')}"
     return url
@@ -441,7 +459,7 @@ def case_citation(record: CaseDigest, base_url: str) -> str:
     """A citation of the case in the usual Chinese order: title, court, number, date, source."""
     parts = [f"《{record.title}》"]
     parts += [p for p in (record.court, record.case_number, _date_zh(record.decision_date)) if p]
-    return "，".join(parts) + f"。载 casedigest 案例摘要库，{base_url}/cases/{record.id}"
+    return "，".join(parts) + f"。载 casedigest 案例摘要库，{base_url}/cases/{quote(record.id, safe='')}"
 
 
 def _date_zh(value: str | None) -> str | None:

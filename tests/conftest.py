@@ -23,12 +23,52 @@ from service.settings import Settings
 from service.state import open_engine
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+# The real data (cases, statutes, a resolution) is not part of the repository: it sits in a
+# `shared/` folder beside the checkout, or wherever CASEDIGEST_REAL_DATA points.
+REAL_DATA_VARIABLE = "CASEDIGEST_REAL_DATA"
+SHARED = Path(os.environ[REAL_DATA_VARIABLE]).expanduser() if os.environ.get(REAL_DATA_VARIABLE) else ROOT.parent / "shared"
 CAIL = SHARED / "data/cases/cail2018-dev.jsonl"
 CAIL_MAP = ROOT / "indexing/field_maps/cail2018.toml"
 SEED = SHARED / "seeds/000_48da8b9ab51a75f5.txt"
+CHARGE_LIST = SHARED / "data/dict/criminal_charges.txt"
+REAL_DATA_FILES = (CAIL, SEED, CHARGE_LIST)
 ENGINES = ["embedded", "elasticsearch"]
 TEST_ES_PORT = os.environ.get("CASEDIGEST_TEST_ES_PORT", "9251")
+
+
+def running_in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+_REAL_DATA_SKIP = pytest.StashKey[str]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `real_data` need the real data folder: skip them without it, or stop a CI run.
+
+    A fresh clone has no `shared/` beside it; its test run must still pass, and say once what
+    was left out and how to bring it in. CI has the folder, so there a missing one is an error.
+    """
+    needing = [item for item in items if item.get_closest_marker("real_data")]
+    missing = [str(path.relative_to(SHARED)) for path in REAL_DATA_FILES if not path.is_file()]
+    if not needing or not missing:
+        return
+    lack = "which does not exist" if not SHARED.is_dir() else f"which lacks {', '.join(missing)}"
+    message = (
+        f"{len(needing)} tests need the real data folder {SHARED}, {lack}; "
+        f"set {REAL_DATA_VARIABLE}=/path/to/shared to run them"
+    )
+    if running_in_ci():
+        pytest.exit(f"CI=true and the real data is missing: {message}", returncode=pytest.ExitCode.USAGE_ERROR)
+    config.stash[_REAL_DATA_SKIP] = message
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Skipped here, before any fixture reads the data, and from this one line so that the
+    # summary folds every such skip into a single line.
+    reason = item.config.stash.get(_REAL_DATA_SKIP, None)
+    if reason and item.get_closest_marker("real_data"):
+        pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

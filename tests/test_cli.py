@@ -109,6 +109,7 @@ def test_duplicates_max_errors_delete_and_sync(tmp_path: Path) -> None:
     assert run(["load", str(bad), "--max-errors", "1"], data).returncode == 3
 
 
+@pytest.mark.real_data
 def test_load_with_cail_mapping(tmp_path: Path) -> None:
     sample = tmp_path / "cail.jsonl"
     sample.write_text("".join(CAIL.read_text("utf-8").splitlines(keepends=True)[:50]), "utf-8")

@@ -9,6 +9,7 @@ from types import ModuleType
 
 import pytest
 
+from conftest import CAIL
 from indexing.crime_form_inference import (
     RULES,
     forms_for_charge,
@@ -20,7 +21,6 @@ from indexing.crime_form_inference import (
 from indexing.crime_forms import TAXONOMY
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CAIL_PATH = REPO_ROOT.parent / "shared/data/cases/cail2018-dev.jsonl"
 
 # Measured on the held-out third with rules 2026.1: precision 0.951, recall 0.805. The floors
 # sit a little below so that a regression in the cues fails here.
@@ -118,11 +118,11 @@ def _load_bench() -> ModuleType:
     return module
 
 
+@pytest.mark.real_data
 @pytest.mark.slow
-@pytest.mark.skipif(not CAIL_PATH.is_file(), reason=f"no CAIL data at {CAIL_PATH}")
 def test_text_inference_on_held_out_real_cases() -> None:
     bench = _load_bench()
-    parts = bench.evaluate(bench.load_cases(CAIL_PATH))
+    parts = bench.evaluate(bench.load_cases(CAIL))
     held_out = parts[bench.HELD_OUT].micro
     assert held_out.support > 500
     assert held_out.precision >= HELD_OUT_PRECISION_FLOOR, held_out

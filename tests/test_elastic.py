@@ -109,6 +109,7 @@ def test_cursor_pages_through_point_in_time(elastic: ElasticEngine, segmenter: S
         service.search(SearchRequest(size=5, cursor=second.next_cursor))
 
 
+@pytest.mark.real_data
 def test_bulk_load_of_real_cases_by_cli(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     settings = engine_settings("elasticsearch", request, tmp_path)
     sample = tmp_path / "cail.jsonl"
@@ -223,6 +224,7 @@ def test_an_error_while_preparing_actions_keeps_what_was_sent(elastic: ElasticEn
     assert elastic.client.count(index=elastic.alias, query={"prefix": {"unit_id": "p"}})["count"] == 1200
 
 
+@pytest.mark.real_data
 def test_a_bulk_load_pauses_scheduled_refreshes_until_it_finishes(
     elastic: ElasticEngine, segmenter: Segmenter, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
@@ -253,6 +255,7 @@ def test_a_bulk_load_pauses_scheduled_refreshes_until_it_finishes(
 
 
 
+@pytest.mark.real_data
 def test_a_large_load_is_merged_into_one_segment_and_a_small_one_is_not(elastic: ElasticEngine) -> None:
     from indexing.unit_pool import MIN_PARALLEL_BATCH
 
@@ -297,6 +300,7 @@ BROAD_REQUESTS = [
 ]
 
 
+@pytest.mark.real_data
 def test_broad_matches_count_facets_as_everything_minus_the_rest(
     elastic: ElasticEngine, segmenter: Segmenter, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -134,6 +134,7 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p * len(ordered)) - 1))] if ordered else 0.0
 
 
+@pytest.mark.real_data
 def test_searches_survive_a_killed_node(cluster_urls: str, segmenter: Segmenter) -> None:
     settings = Settings(
         engine="elasticsearch", elasticsearch_url=cluster_urls, elasticsearch_index=ALIAS,

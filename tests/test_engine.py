@@ -69,6 +69,7 @@ def test_lost_index_is_rebuilt_from_records(segmenter: Segmenter, tmp_path: Path
     rebuilt.close()
 
 
+@pytest.mark.real_data
 @pytest.mark.parametrize("kind", ENGINES)
 def test_kill_9_during_load_then_reload_gives_exactly_the_input(
     kind: str, segmenter: Segmenter, tmp_path: Path, request: pytest.FixtureRequest
@@ -112,6 +113,7 @@ def written(engine: Engine) -> int:
     return sum(engine.count_records().values())
 
 
+@pytest.mark.real_data
 def test_real_resolution_is_searchable_paragraph_by_paragraph(engine: Engine, segmenter: Segmenter) -> None:
     from conftest import SEED
     from indexing.enrich import with_inferred_forms

@@ -82,6 +82,7 @@ def test_bad_export_request_is_a_400_before_streaming(demo: TestClient) -> None:
     assert response.status_code == 400 and response.json()["error"]["code"] == "query_syntax"
 
 
+@pytest.mark.real_data
 @pytest.mark.slow
 def test_real_cases_round_trip_across_engines(
     request: pytest.FixtureRequest, segmenter: Segmenter, tmp_path: Path

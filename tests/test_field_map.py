@@ -289,6 +289,7 @@ def test_cail_map_still_works() -> None:
     assert digest.source is not None and digest.source.name == "CAIL2018"
 
 
+@pytest.mark.real_data
 def test_cail_map_on_the_real_file() -> None:
     field_map = FieldMap.load(CAIL_MAP)
     lines = CAIL.read_text("utf-8").splitlines()[:200]

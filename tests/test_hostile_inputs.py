@@ -20,6 +20,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import urlencode
@@ -77,7 +78,9 @@ def get(app: FastAPI, path: str, params: Any = None) -> httpx.Response:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             return await client.get(path, params=params)
 
-    return asyncio.run(go())
+    # On a thread of its own: a test run that already has an event loop (Playwright's) cannot asyncio.run here.
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, go()).result()
 
 
 def error_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

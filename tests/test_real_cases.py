@@ -19,6 +19,8 @@ from indexing.search import SearchRequest, SearchService
 from indexing.segmenter import Segmenter
 from service.state import open_engine
 
+pytestmark = pytest.mark.real_data
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # (query, crime-form filter, target charges)

@@ -30,7 +30,9 @@ def test_partial_dates(value: object, year: int) -> None:
     [
         ({"summary": None}, "summary", "valid string"),
         ({"summary": ""}, "summary", "at least 1 character"),
-        ({"id": "has space"}, "id", "pattern"),
+        ({"id": "京01/12号"}, "id", "must not contain '/'"),
+        ({"id": "a\tb"}, "id", "printable"),
+        ({"id": "号" * 129}, "id", "at most 128 characters"),
         ({"decision_date": "2015-02-30"}, "decision_date", "not a real date"),
         ({"decision_date": "14/04/2015"}, "decision_date", "YYYY, YYYY-MM or YYYY-MM-DD"),
         ({"crime_forms": ["space piracy"]}, "crime_forms.0.code", "unknown crime form"),
@@ -68,3 +70,8 @@ def test_resolution_paragraphs_and_anchors() -> None:
 def test_content_hash_tracks_content() -> None:
     assert parse_record(BASE).content_hash() == parse_record(dict(BASE)).content_hash()
     assert parse_record(BASE).content_hash() != parse_record({**BASE, "summary": "另一个摘要"}).content_hash()
+
+
+@pytest.mark.parametrize("record_id", ["（2019）京01刑初12号", "(2019)京01刑初12号之一", "demo-cn-2019-001", "案 12", "ctoc:6.1"])
+def test_case_numbers_and_ascii_codes_are_ids(record_id: str) -> None:
+    assert parse_record({**BASE, "id": record_id}).id == record_id

@@ -21,6 +21,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.relevance import embedded_service, evaluate_service, mean_ndcg  # noqa: E402
 
+pytestmark = pytest.mark.real_data
+
 
 @pytest.mark.slow
 def test_ndcg_does_not_fall_below_the_committed_figure(segmenter: Segmenter, tmp_path: Path) -> None:

@@ -15,7 +15,6 @@ if str(ROOT) not in sys.path:  # `bench` is not an installed package
     sys.path.insert(0, str(ROOT))
 
 from bench.metrics import (  # noqa: E402
-    CASES_PATH,
     KINDS,
     NDCG,
     PRECISION,
@@ -35,6 +34,7 @@ from bench.metrics import (  # noqa: E402
     reciprocal_rank,
     summarize,
 )
+from conftest import CAIL  # noqa: E402
 from indexing.folding import fold  # noqa: E402
 
 DRUGS = "走私、贩卖、运输、制造毒品"
@@ -47,9 +47,7 @@ def queries() -> list[Query]:
 
 @pytest.fixture(scope="module")
 def cases() -> list[dict]:
-    if not CASES_PATH.exists():
-        pytest.skip(f"real cases not found at {CASES_PATH}")
-    return load_cases()
+    return load_cases(CAIL)
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +91,7 @@ def test_split_is_a_third_holdout_per_kind(queries: list[Query]) -> None:
         ]
 
 
+@pytest.mark.real_data
 def test_every_target_charge_is_spelled_as_in_the_data(
     queries: list[Query], charge_counts: Counter[str]
 ) -> None:
@@ -100,6 +99,7 @@ def test_every_target_charge_is_spelled_as_in_the_data(
     assert not missing
 
 
+@pytest.mark.real_data
 def test_every_crime_form_in_the_data_is_targeted(
     queries: list[Query], cases: list[dict]
 ) -> None:
@@ -112,6 +112,7 @@ def test_every_crime_form_in_the_data_is_targeted(
             "environment.fisheries", "environment.pollution", "firearms"} <= filtered
 
 
+@pytest.mark.real_data
 def test_the_fifty_most_frequent_charges_are_targeted(
     queries: list[Query], charge_counts: Counter[str]
 ) -> None:
@@ -123,6 +124,7 @@ def test_the_fifty_most_frequent_charges_are_targeted(
     assert top - targeted == set()
 
 
+@pytest.mark.real_data
 def test_every_query_has_relevant_cases(queries: list[Query], cases: list[dict]) -> None:
     judged = judge(queries, cases)
     assert [q.id for q in queries if 2 not in judged[q.id]] == []
@@ -135,6 +137,7 @@ def test_filters_admit_the_target_charges(queries: list[Query]) -> None:
                 assert set(q.crime_form) & charge_forms([target]), (q.id, target)
 
 
+@pytest.mark.real_data
 def test_plain_queries_are_possible_by_substring(queries: list[Query], cases: list[dict]) -> None:
     """Every word of a short, traditional or filtered query occurs together in the fact of some
     case with a target charge (after folding traditional characters to simplified)."""

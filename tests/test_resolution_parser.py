@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
+from conftest import SEED
 from indexing.records import RecordError, Resolution, Source
 from indexing.resolution_parser import (
     DEFAULT_BODY,
@@ -15,7 +15,6 @@ from indexing.resolution_parser import (
     parse_resolution_text,
 )
 
-SEED = Path(__file__).resolve().parents[1].parent / "shared/seeds/000_48da8b9ab51a75f5.txt"
 BODY = "《联合国打击跨国有组织犯罪公约》缔约方会议"
 
 
@@ -35,6 +34,7 @@ def _operative(resolution: Resolution, number: int) -> str:
     return paragraph.text
 
 
+@pytest.mark.real_data
 def test_seed_heading_fields(seed: Resolution) -> None:
     assert seed.number == "6/1"
     assert seed.title == "确保有效实施《联合国打击跨国有组织犯罪公约》及其各项议定书"
@@ -43,11 +43,13 @@ def test_seed_heading_fields(seed: Resolution) -> None:
     assert seed.adoption_date is None
 
 
+@pytest.mark.real_data
 def test_seed_operative_paragraphs_are_1_to_21(seed: Resolution) -> None:
     numbers = [p.number for p in seed.paragraphs if p.kind == "operative"]
     assert numbers == list(range(1, 22))
 
 
+@pytest.mark.real_data
 def test_seed_preambular_paragraphs(seed: Resolution) -> None:
     preambular = [p for p in seed.paragraphs if p.kind == "preambular"]
     # 12 on the first page, 5 after its footnotes; the opening line naming the body is not one.
@@ -60,6 +62,7 @@ def test_seed_preambular_paragraphs(seed: Resolution) -> None:
     assert all(p.text != BODY + "，" for p in preambular)
 
 
+@pytest.mark.real_data
 def test_seed_paragraphs_are_clean(seed: Resolution) -> None:
     for paragraph in seed.paragraphs:
         assert "<sup>" not in paragraph.text, paragraph.anchor
@@ -68,6 +71,7 @@ def test_seed_paragraphs_are_clean(seed: Resolution) -> None:
         assert not re.match(r"\d+\s*[.．]", paragraph.text), paragraph.anchor
 
 
+@pytest.mark.real_data
 def test_seed_paragraph_7_is_rejoined_across_the_page_break(seed: Resolution) -> None:
     text = _operative(seed, 7)
     assert text.startswith("请联合国毒品和犯罪问题办公室继续提供技术援助")
@@ -75,12 +79,14 @@ def test_seed_paragraph_7_is_rejoined_across_the_page_break(seed: Resolution) ->
     assert text.endswith("提供支持并予以补充；")
 
 
+@pytest.mark.real_data
 def test_seed_paragraph_15_is_rejoined_across_the_page_break(seed: Resolution) -> None:
     text = _operative(seed, 15)
     assert "继续交流经验和做法方面的信息" in text
     assert "CTOC/COP/WG" not in text
 
 
+@pytest.mark.real_data
 def test_seed_paragraph_16_names_new_crime_forms(seed: Resolution) -> None:
     text = _operative(seed, 16)
     for form in ("网络犯罪", "海盗", "环境犯罪", "贩运文化财产", "贩运器官", "伪药"):
@@ -88,6 +94,7 @@ def test_seed_paragraph_16_names_new_crime_forms(seed: Resolution) -> None:
     assert "的报告，报告中涉及" in text
 
 
+@pytest.mark.real_data
 def test_seed_paragraph_12_has_no_footnote_text(seed: Resolution) -> None:
     text = _operative(seed, 12)
     assert "所载建议；欣见" in text
@@ -96,6 +103,7 @@ def test_seed_paragraph_12_has_no_footnote_text(seed: Resolution) -> None:
     assert "第39574号" not in text
 
 
+@pytest.mark.real_data
 def test_seed_footnotes(seed_text: str) -> None:
     footnotes = parse_resolution_footnotes(seed_text)
     assert sorted(footnotes) == list(range(1, 9))
@@ -104,12 +112,14 @@ def test_seed_footnotes(seed_text: str) -> None:
     assert footnotes[8] == "CTOC/COP/2012/7。"
 
 
+@pytest.mark.real_data
 def test_windows_line_endings_parse_the_same(seed_text: str, seed: Resolution) -> None:
     windows = "\ufeff" + seed_text.replace("\n", "\r\n")
     assert parse_resolution_text(windows, record_id="ctoc-cop-6-1") == seed
     assert parse_resolution_footnotes(windows) == parse_resolution_footnotes(seed_text)
 
 
+@pytest.mark.real_data
 def test_arguments_override_and_fill_fields(seed_text: str) -> None:
     source = Source(name="UNODC", url="https://www.unodc.org/")
     resolution = parse_resolution_text(
@@ -205,5 +215,5 @@ def test_second_resolution_heading_is_an_error() -> None:
 
 def test_bad_record_id_is_a_record_error() -> None:
     with pytest.raises(RecordError) as caught:
-        parse_resolution_text(SMALL, record_id="not an id")
+        parse_resolution_text(SMALL, record_id="not/an/id")
     assert caught.value.field == "id"

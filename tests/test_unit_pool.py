@@ -13,6 +13,8 @@ from indexing.documents import units_for
 from indexing.segmenter import Segmenter
 from indexing.unit_pool import MIN_PARALLEL_BATCH, UnitPool
 
+pytestmark = pytest.mark.real_data
+
 
 def test_workers_cut_exactly_as_this_process_does(segmenter: Segmenter) -> None:
     records = cail_records(MIN_PARALLEL_BATCH + 100)

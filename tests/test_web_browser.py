@@ -332,3 +332,80 @@ def test_upload_page_posts_to_the_bulk_endpoint(page: Page, live: LiveServer, tm
     page.locator("#upload-key").fill("cdk_wrong")
     page.get_by_role("button", name="上传").click()
     expect(page.locator("#upload-status")).to_contain_text("401")
+
+
+def test_api_docs_list_the_operations_offline(browser: Browser, live: LiveServer) -> None:
+    context = browser.new_context(base_url=live.url)
+    outside: list[str] = []
+
+    def this_machine_only(route: Any) -> None:
+        if urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:  # as on a machine without internet
+            outside.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    context.route("**/*", this_machine_only)
+    try:
+        page = context.new_page()
+        blocked: list[str] = []
+        page.on("console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None)
+        response = page.goto("/docs")
+        assert response is not None and "script-src 'self'" in response.headers["content-security-policy"]
+        expect(page.locator(".opblock-summary-path", has_text="/v1/search").first).to_be_visible(timeout=30_000)
+        assert page.locator(".opblock").count() >= 10
+        assert not outside, outside
+        assert not blocked, blocked
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_on_a_phone_the_first_result_shows_without_scrolling(browser: Browser, live: LiveServer, javascript: bool) -> None:
+    context = browser.new_context(base_url=live.url, viewport={"width": 360, "height": 740},
+                                  java_script_enabled=javascript)
+    try:
+        page = context.new_page()
+        page.goto("/?q=毒品")
+        first = page.locator("ol.hits > li h3").first.bounding_box()
+        assert first is not None and first["y"] + first["height"] <= 740, first
+        count = page.locator("#results-title").bounding_box()
+        assert count is not None and count["y"] < first["y"]
+        # the facets wait behind "筛选", which opens without any script
+        expect(page.locator("aside.facets")).to_be_hidden()
+        page.locator("details.filters > summary").click()
+        expect(page.locator("aside.facets")).to_be_visible()
+        expect(page.locator("fieldset.forms")).to_be_visible()
+    finally:
+        context.close()
+
+
+def test_on_a_wide_screen_the_facets_are_open_beside_the_results(browser: Browser, live: LiveServer) -> None:
+    context = browser.new_context(base_url=live.url, viewport={"width": 1280, "height": 900}, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto("/?q=毒品")
+        expect(page.locator("details.filters > summary")).to_be_hidden()
+        facets = page.locator("aside.facets").bounding_box()
+        results = page.locator("section.results").bounding_box()
+        assert facets is not None and results is not None
+        assert facets["x"] + facets["width"] <= results["x"]  # side by side
+        expect(page.locator("fieldset.forms .chip").first).to_be_visible()
+    finally:
+        context.close()
+
+
+def test_counts_never_break_inside_a_number(browser: Browser, live: LiveServer) -> None:
+    context = browser.new_context(base_url=live.url, viewport={"width": 360, "height": 740})
+    try:
+        page = context.new_page()
+        page.goto("/?more=court")
+        page.locator("details.filters > summary").click()
+        lines = page.evaluate("""Array.from(document.querySelectorAll('.count')).filter(e => e.offsetParent)
+            .map(e => [e.textContent, e.getClientRects().length, e.getBoundingClientRect().height,
+                       parseFloat(getComputedStyle(e).lineHeight)])""")
+        assert lines
+        broken = [(text, rects) for text, rects, height, line in lines if rects != 1 or height > 1.5 * line]
+        assert not broken, broken
+    finally:
+        context.close()

@@ -38,6 +38,7 @@ PAGES = [
     "/resolutions/ctoc-cop-6-1",
     "/crime-forms",
     "/upload",
+    "/docs",
 ]
 
 
@@ -64,6 +65,22 @@ def test_every_html_response_has_a_strict_csp(client: TestClient, url: str) -> N
     tags = re.findall(r"<[a-zA-Z][^>]*>", html)  # real tags only; escaped record text has &lt;
     assert not [t for t in tags if re.match(r"<style\b", t) or re.search(r"\sstyle\s*=", t)]
     assert not [t for t in tags if re.search(r"\son[a-z]+\s*=", t)]
+
+
+def test_api_docs_load_nothing_from_another_host(client: TestClient) -> None:
+    html = client.get("/docs").text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets and not [a for a in assets if not a.startswith("/")], assets
+    for asset in assets:
+        answer = client.get(asset)
+        assert answer.status_code == 200, asset  # what the files fetch in turn is checked in the browser
+
+
+def test_favicon_is_an_icon(client: TestClient) -> None:
+    answer = client.get("/favicon.ico")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "image/x-icon"
+    assert answer.content.startswith(b"\x00\x00\x01\x00")  # the ICO header
 
 
 def test_record_text_is_escaped(client: TestClient) -> None:
@@ -248,3 +265,32 @@ def test_chip_button_drops_its_value_from_what_the_form_submits(client: TestClie
         assert answer.status_code == 303
         left = {name for name, _ in parse_qsl(urlsplit(answer.headers["location"]).query)}
         assert left == {"q", "crime_form", "country", "charge", "court"} - {chip.split(":")[0]}, (chip, left)
+
+
+def test_crime_forms_without_results_are_folded_under_more(client: TestClient) -> None:
+    html = client.get("/?q=毒品&crime_form=piracy").text
+    shown, _, folded = html.partition('<details class="more">')
+    folded = folded.partition("</details>")[0]
+    chip = r'<label class="chip[^"]*"><input type="checkbox" name="crime_form" value="([^"]+)"( checked)?> [^<]+ <span class="count">(\d+)</span>'
+    on_top = re.findall(chip, shown)
+    under_more = re.findall(chip, folded)
+    assert on_top and under_more
+    assert all(int(count) > 0 or checked for _, checked, count in on_top)
+    assert ("piracy", " checked", "0") in on_top  # a ticked form stays in sight even at 0
+    assert all(count == "0" and not checked for _, checked, count in under_more)
+    assert len(on_top) + len(under_more) == len(TAXONOMY.forms)
+    assert f"更多…（{len(under_more)} 种犯罪形式" in html
+
+
+def test_a_facet_with_more_values_offers_them(client: TestClient) -> None:
+    courts = {b["value"] for b in client.get("/v1/search", params={"facet_size": 100}).json()["facets"]["court"]}
+    assert len(courts) > 12, "the fixtures should hold more courts than a facet shows"
+    checkbox = r'<input type="checkbox" name="court" value="([^"]+)"'
+    html = client.get("/").text
+    assert len(re.findall(checkbox, html)) == 12
+    link = re.search(r'<p class="more"><a href="([^"]+)" aria-label="更多法院">更多…</a>', html)
+    assert link, "the court facet should offer 更多"
+    opened = client.get(unescape(link.group(1))).text
+    assert {unescape(v) for v in re.findall(checkbox, opened)} == courts
+    assert 'name="more" value="court"' in opened  # a ticked box keeps the list open
+    assert ">收起</a>" in opened

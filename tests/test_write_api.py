@@ -135,7 +135,7 @@ def test_put_with_another_id_in_the_body_is_400(api: Api) -> None:
     "body, field",
     [
         ({"id": "w-bad-1", "title": "缺摘要"}, "summary"),
-        ({"id": "w bad", "title": "t", "summary": "s"}, "id"),
+        ({"id": "w/bad", "title": "t", "summary": "s"}, "id"),
         ({"id": "w-bad-2", "title": "t", "summary": "s", "crime_forms": ["no-such-form"]}, "crime_forms.0.code"),
         ({"id": "w-bad-3", "title": "t", "summary": "s", "colour": "red"}, "colour"),
         (["not", "an", "object"], "(record)"),

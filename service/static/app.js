@@ -25,6 +25,14 @@
     });
   }
 
+  // The stylesheet shows the filters open on a wide screen through ::details-content; a browser
+  // without it would keep them folded there, so open them.
+  var filters = document.querySelector("details.filters");
+  if (filters && window.matchMedia("(min-width: 800px)").matches && window.CSS && CSS.supports &&
+      !CSS.supports("selector(::details-content)")) {
+    filters.open = true;
+  }
+
   // "/" focuses the query box unless the user is typing somewhere.
   document.addEventListener("keydown", function (event) {
     if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) { return; }
