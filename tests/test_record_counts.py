@@ -7,6 +7,7 @@ plus real cases, and the partial-match notice checked both ways.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -92,6 +93,9 @@ def test_browsing_resolutions_lists_each_once(client: TestClient) -> None:
     assert result["total"] == len(resolutions) + 1  # and the test corpus's one
     assert len({h["id"] for h in result["hits"]}) == len(result["hits"]) == result["total"]
     assert [b["count"] for b in result["facets"]["doc_type"] if b["value"] == "resolution"] == [result["total"]]
+    page = client.get("/", params={"doc_type": "resolution"}).text
+    assert f"共 {result['total']} 条结果" in page
+    assert len(re.findall(r'<li class="hit">', page)) == result["total"]
 
 
 def test_a_resolution_is_one_hit_with_its_matching_paragraphs(client: TestClient) -> None:
@@ -159,3 +163,37 @@ def test_no_partial_notice_when_enough_records_hold_every_word(client: TestClien
     assert result["match"] == "all" and result["complete_total"] is None and result["total"] >= 10
     assert all(h["complete"] is None for h in result["hits"])
     assert "部分匹配" not in client.get("/", params=params).text
+
+
+def shown_marks(result: dict[str, Any]) -> list[str]:
+    """Every piece of marked HTML a search answer shows: titles, snippets, paragraph snippets."""
+    pieces = []
+    for hit in result["hits"]:
+        pieces += [hit["title_html"], *hit["highlights"]]
+        pieces += [h for part in hit["parts"] for h in part["highlights"]]
+    return pieces
+
+
+@pytest.mark.parametrize(
+    ("params", "expected", "never"),
+    [
+        # the expansion 为他人谋取利益 marks the run, never a lone 为
+        ({"q": "受贿"}, ["<mark>为他人谋取利益</mark>"], ["<mark>为</mark>"]),
+        # 公海上 is 公海 + 上: no word 海上 to mark
+        ({"q": "海上 抢劫"}, [], ["公<mark>海上</mark>", "<mark>海上</mark>航"]),
+        # 利用 is found inside 充分利用 by the index: the whole word is marked
+        ({"q": "利用 公约"}, ["<mark>充分利用</mark>"], ["充分<mark>利用</mark>"]),
+        ({"q": "甲基苯丙胺"}, ["<mark>甲基苯丙胺</mark>"], ["<mark>甲基苯丙</mark>", "<mark>基苯丙胺"]),
+        ({"q": "走私 文物", "crime_form": "cultural_property"}, ["邹某某<mark>走私文物</mark>案"], []),
+    ],
+    ids=lambda v: json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else "",
+)
+def test_marks_cover_whole_words(
+    client: TestClient, params: dict[str, Any], expected: list[str], never: list[str]
+) -> None:
+    pieces = shown_marks(search(client, **params, size=50))
+    assert pieces
+    for wanted in expected:
+        assert any(wanted in p for p in pieces), wanted
+    for unwanted in never:
+        assert not any(unwanted in p for p in pieces), unwanted
