@@ -8,8 +8,6 @@ articles, later) fits the same shape: an anchor, a label and the part's text.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel
 
 from indexing.folding import fold
@@ -23,7 +21,7 @@ MAX_PARTS = 3  # matching parts shown inside one hit
 class MatchedPart(BaseModel):
     """One part of a record that holds query words, with its marked snippet and link."""
 
-    kind: Literal["preambular", "operative"]
+    kind: str  # a resolution paragraph's "preambular" or "operative" (a statute's "article", later)
     number: int
     anchor: str
     label: str
