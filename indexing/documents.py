@@ -1,9 +1,10 @@
 """Records turned into index units: the flat, pre-segmented documents both engines index.
 
 Segmentation happens here, in Python, once, so the embedded engine and Elasticsearch index
-exactly the same tokens (Elasticsearch only splits them on spaces). A case digest is one
-unit; a resolution is one unit for its title and summary plus one unit per paragraph, so a
-paragraph can be found and cited on its own.
+exactly the same tokens (Elasticsearch only splits them on spaces). Every record is exactly
+one unit, so whatever an engine counts (totals, facets, pages) is a count of records. A
+record with citable parts (a resolution's paragraphs) holds their text in `full_text`; the
+search core finds the parts that match when it dresses a hit (`indexing/passages.py`).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def _texts_to_tokens(unit: IndexUnit, segmenter: Segmenter, texts: dict[str, str
 
 
 def units_for(record: CaseDigest | Resolution, segmenter: Segmenter) -> list[IndexUnit]:
-    """The index units of one record (one for a case, 1 + paragraphs for a resolution)."""
+    """The index units of one record: always exactly one, whose id is the record's."""
     forms = TAXONOMY.with_ancestors(record.crime_form_codes)
     if isinstance(record, CaseDigest):
         unit = IndexUnit(
@@ -76,55 +77,29 @@ def units_for(record: CaseDigest | Resolution, segmenter: Segmenter) -> list[Ind
             "case_number": record.case_number or "",
         }
         return [_texts_to_tokens(unit, segmenter, texts)]
-
-    def resolution_unit(unit_id: str) -> IndexUnit:
-        return IndexUnit(
-            unit_id=unit_id,
-            record_id=record.id,
-            doc_type="resolution",
-            crime_forms=forms,
-            country=None,
-            court=record.body,
-            charges=[],
-            year=date_year(record.adoption_date),
-            sort_date=date_sort_key(record.adoption_date),
-        )
-
-    head = _texts_to_tokens(
-        resolution_unit(record.id),
-        segmenter,
-        {
-            "title": f"{record.title} 第{record.number}号决议",
-            "summary": record.summary or "",
-            "keywords": "；".join(record.keywords),
-            "legal_basis": "；".join(record.legal_basis),
-            "court": record.body,
-        },
+    unit = IndexUnit(
+        unit_id=record.id,
+        record_id=record.id,
+        doc_type="resolution",
+        crime_forms=forms,
+        country=None,
+        court=record.body,
+        charges=[],
+        year=date_year(record.adoption_date),
+        sort_date=date_sort_key(record.adoption_date),
     )
-    units = [head]
-    for paragraph in record.paragraphs:
-        units.append(
-            _texts_to_tokens(
-                resolution_unit(paragraph_unit_id(record.id, paragraph.anchor)),
-                segmenter,
-                {"summary": paragraph.text},
-            )
-        )
-    return units
-
-
-def paragraph_unit_id(record_id: str, anchor: str) -> str:
-    return f"{record_id}#{anchor}"
+    texts = {
+        "title": f"{record.title} 第{record.number}号决议",
+        "summary": record.summary or "",
+        # The paragraphs are the resolution's body, as a case's full text is its body.
+        "full_text": "\n".join(p.text for p in record.paragraphs),
+        "keywords": "；".join(record.keywords),
+        "legal_basis": "；".join(record.legal_basis),
+        "court": record.body,
+    }
+    return [_texts_to_tokens(unit, segmenter, texts)]
 
 
 def unit_ids(record: CaseDigest | Resolution) -> set[str]:
     """The ids of a record's index units (without segmenting anything)."""
-    if isinstance(record, Resolution):
-        return {record.id, *(paragraph_unit_id(record.id, p.anchor) for p in record.paragraphs)}
     return {record.id}
-
-
-def split_unit_id(unit_id: str) -> tuple[str, str | None]:
-    """`ctoc-6-1#p16` → (`ctoc-6-1`, `p16`); a case id → (id, None)."""
-    record_id, _, anchor = unit_id.partition("#")
-    return record_id, anchor or None

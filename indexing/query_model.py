@@ -206,8 +206,6 @@ class Filters:
     charge: tuple[str, ...] = ()
     year_from: int | None = None
     year_to: int | None = None
-    # Count whole records only (a resolution once, not once per paragraph).
-    records_only: bool = False
 
     def active(self) -> list[FilterName]:
         names: list[FilterName] = [
@@ -238,6 +236,7 @@ class EngineQuery:
     # Extra scoring-only clauses (e.g. a phrase boost): they never change what matches.
     boosts: tuple[tuple[Node, float], ...] = ()
     exclude_records: tuple[str, ...] = ()
+    only_records: tuple[str, ...] = ()  # when given, match among these records only
     sort: Literal["relevance", "date"] = "relevance"
     offset: int = 0
     size: int = 10
@@ -253,7 +252,7 @@ class EngineQuery:
 
 @dataclass(frozen=True)
 class EngineHit:
-    unit_id: str  # a record id, or `record_id#anchor` for a resolution paragraph
+    unit_id: str  # the record's id: every record is one index unit
     record_id: str
     score: float
     record: CaseDigest | Resolution | None = field(default=None, compare=False, repr=False)

@@ -19,12 +19,12 @@ from pydantic import BaseModel, Field
 
 from indexing import countries
 from indexing.crime_forms import TAXONOMY
+from indexing.citable_parts import MatchedPart, matching_parts
 from indexing.cursor import CursorCodec, Position
-from indexing.documents import split_unit_id
 from indexing.engines.base import Engine, Record
 from indexing.errors import BadRequest, InvalidParameter, NotFound
 from indexing.folding import fold
-from indexing.highlight import mark, match_spans, snippets
+from indexing.highlight import marked, match_spans, snippets
 from indexing.query_model import (
     FACET_NAMES,
     DocFreqs,
@@ -93,7 +93,7 @@ class ResolutionRef(BaseModel):
     id: str
     number: str
     body: str
-    paragraph: ParagraphRef | None
+    paragraph: ParagraphRef | None  # the best-matching paragraph (the first of the hit's parts)
     url: str
 
 
@@ -127,6 +127,10 @@ class Hit(BaseModel):
     score: float
     url: str
     resolution: ResolutionRef | None = None
+    # The record's citable parts holding query words (a resolution's paragraphs), best first.
+    parts: list[MatchedPart] = Field(default_factory=list)
+    # Only when `match` is partial: whether this record holds every query word.
+    complete: bool | None = None
     explanation: list[MatchedWord] | None = None
 
 
@@ -143,7 +147,11 @@ class SearchResult(BaseModel):
     page: int | None  # None when the page was reached with a cursor
     size: int
     sort: Literal["relevance", "date"]
+    # "partial": fewer than MIN_STRICT_RESULTS records hold every query word (under the same
+    # filters) and more hold enough of them; the hits are then those best partial matches, and
+    # `complete_total` says how many of all records hold every word.
     match: Literal["all", "partial"] = "all"
+    complete_total: int | None = None
     expansions: list[ExpansionView] = Field(default_factory=list)
     took_ms: float
     hits: list[Hit]
@@ -222,6 +230,9 @@ class SearchService:
                     result, match_kind = partial, "partial"
         explained = explain_words(parsed.node, expansions) if request.explain else None
         hits = self._dress(result.hits, highlight_needles(node), explained)
+        complete_total = None
+        if match_kind == "partial":
+            complete_total = self._mark_complete(hits, replace(engine_query, boosts=(), facets=()))
         return SearchResult(
             query=request.q,
             total=result.total,
@@ -229,6 +240,7 @@ class SearchService:
             size=request.size,
             sort=sort,
             match=match_kind,
+            complete_total=complete_total,
             expansions=[ExpansionView(term=e.term, expansions=list(e.expansions), charges=list(e.charges)) for e in expansions],
             took_ms=round((time.perf_counter() - started) * 1000, 2),
             hits=hits,
@@ -243,6 +255,24 @@ class SearchService:
         if self._cursors is None:
             self._cursors = CursorCodec(self._cursor_secret or self.engine.cursor_secret())
         return self._cursors
+
+    def _mark_complete(self, hits: list[Hit], strict: EngineQuery) -> int:
+        """Flag the hits that hold every query word; returns how many records do.
+
+        Asked of the engine with the strict query itself, so the flags agree with what
+        "holds every word" means for a search (fallbacks, synonyms and all).
+        """
+        ids = tuple(h.id for h in hits)
+        total = self.engine.search(replace(strict, offset=0, size=1, after=None, facets=(), with_records=False)).total
+        holding: set[str] = set()
+        if ids and total:
+            found = self.engine.search(
+                replace(strict, offset=0, size=len(ids), after=None, facets=(), with_records=False, only_records=ids)
+            )
+            holding = {h.record_id for h in found.hits}
+        for hit in hits:
+            hit.complete = hit.id in holding
+        return total
 
     def _doc_freqs(self, words: AbstractSet[str], chars: AbstractSet[str] = frozenset()) -> DocFreqs:
         """Document frequencies, remembered for a minute: the fallbacks only need their size.
@@ -274,10 +304,11 @@ class SearchService:
         )
 
     def matching_records(self, request: SearchRequest, batch: int = 500) -> Iterator[Record]:
-        """Every record matching the request (not one page), each once, for export.
+        """Every record matching the request (not one page), for export.
 
-        Resolution paragraphs that match bring their whole resolution, once. The request is
-        validated before the first record is produced, so a bad one fails before any output.
+        The same records as the search's `total` counts (each record is one index unit). The
+        request is validated before the first record is produced, so a bad one fails before
+        any output.
         """
         filters = self.filters(request)
         sort = request.sort or ("relevance" if request.q.strip() else "date")
@@ -295,19 +326,15 @@ class SearchService:
                     match = partial
 
         def generate() -> Iterator[Record]:
-            seen: set[str] = set()
             after: str | None = None
             while True:
                 page = self.engine.search(
                     EngineQuery(match=match, filters=filters, sort=sort, size=batch, after=after, with_records=True)
                 )
-                ids = [h.record_id for h in page.hits if h.record_id not in seen]
-                ids = list(dict.fromkeys(ids))
                 records = self._records_of(page.hits)
-                for record_id in ids:
-                    if record_id in records:
-                        seen.add(record_id)
-                        yield records[record_id]
+                for hit in page.hits:
+                    if hit.record_id in records:  # (not deleted since the index answered)
+                        yield records[hit.record_id]
                 if page.next_after is None or not page.hits:
                     return
                 after = page.next_after
@@ -364,9 +391,9 @@ class SearchService:
             record = records.get(engine_hit.record_id)
             if record is None:  # deleted between the index answer and the lookup
                 continue
-            hit = dress_hit(record, engine_hit.unit_id, engine_hit.score, needles)
+            hit = dress_hit(record, engine_hit.score, needles, self.segmenter)
             if explained is not None:
-                hit.explanation = explain_hit(record, engine_hit.unit_id, explained)
+                hit.explanation = explain_hit(record, explained)
             hits.append(hit)
         return hits
 
@@ -430,7 +457,6 @@ class SearchService:
             return []
         query = EngineQuery(
             match=Or(tuple(Term(w, "summary") for w in top)),
-            filters=Filters(records_only=True),
             exclude_records=(record.id,),
             size=size,
             with_records=True,
@@ -441,7 +467,6 @@ class SearchService:
         """Number of records carrying each crime form (a sub-form counts for its parent)."""
         query = EngineQuery(
             match=MatchAll(),
-            filters=Filters(records_only=True),
             size=1,
             facets=(FacetRequest("crime_form", len(TAXONOMY.forms)),),
         )
@@ -460,11 +485,11 @@ def explain_words(node: Node, expansions: list[Expansion]) -> list[tuple[str, st
     return list(dict.fromkeys(words))
 
 
-def explain_hit(record: Record, unit_id: str, words: list[tuple[str, str | None]]) -> list[MatchedWord]:
+def explain_hit(record: Record, words: list[tuple[str, str | None]]) -> list[MatchedWord]:
     """Where each query word (or synonym) occurs in the hit, field by field.
 
     Checked on the record's own text, folded like the index, so it reads the same on both
-    engines; a resolution paragraph hit is explained by its paragraph.
+    engines; a resolution's paragraphs are its `full_text`, as in the index.
     """
     texts: dict[str, str] = {}
     if isinstance(record, CaseDigest):
@@ -472,9 +497,11 @@ def explain_hit(record: Record, unit_id: str, words: list[tuple[str, str | None]
             value = getattr(record, name)
             texts[name] = "；".join(value) if isinstance(value, list) else (value or "")
     else:
-        _, anchor = split_unit_id(unit_id)
-        paragraph = record.paragraph(anchor) if anchor else None
-        texts = {"title": record.title, "summary": paragraph.text if paragraph else (record.summary or "")}
+        texts = {
+            "title": record.title,
+            "summary": record.summary or "",
+            "full_text": "\n".join(p.text for p in record.paragraphs),
+        }
     folded = {name: fold(text) for name, text in texts.items() if text}
     charges = set(record.charges) if isinstance(record, CaseDigest) else set()
     out = []
@@ -488,29 +515,35 @@ def explain_hit(record: Record, unit_id: str, words: list[tuple[str, str | None]
 
 
 def highlight_needles(node: Any) -> list[str]:
-    """Folded strings to mark in hits: the query's words and phrases."""
+    """Folded strings to mark in hits: the query's words and phrases.
+
+    A run cut into several words (`Words`) is marked where the text spells it, and by those
+    of its words that are more than one character: a lone character (为 of 为他人谋取利益)
+    is marked only where the user typed it as a word of its own.
+    """
     needles = []
     for term in positive_terms(node):
         if isinstance(term, Term):
             needles.append(term.word)
         elif isinstance(term, Words):
-            needles.extend(term.parts)
+            needles.append(term.text)
+            needles.extend(p for p in term.parts if len(p) > 1)
         else:
             needles.append("".join(term.chars))
-    return needles
+    return list(dict.fromkeys(needles))
 
 
-def dress_hit(record: Record, unit_id: str, score: float, needles: list[str]) -> Hit:
-    """A search hit for a record (and the resolution paragraph `unit_id` names, if any)."""
+def dress_hit(record: Record, score: float, needles: list[str], segmenter: Segmenter) -> Hit:
+    """A search hit for a record; a resolution's matching paragraphs are its `parts`."""
     badges = [
         CrimeFormBadge(code=t.code, label=TAXONOMY.get(t.code).zh, source=t.source)  # type: ignore[union-attr]
         for t in record.crime_forms
     ]
-    title_html = mark(record.title, match_spans(record.title, needles))
+    title_html = marked(record.title, needles, segmenter)
     if isinstance(record, CaseDigest):
-        highlights = snippets(record.summary, needles)
-        if record.full_text and not match_spans(record.summary, needles):
-            highlights = snippets(record.full_text, needles) or highlights
+        highlights = snippets(record.summary, needles, segmenter)
+        if record.full_text and not match_spans(record.summary, needles, segmenter):
+            highlights = snippets(record.full_text, needles, segmenter) or highlights
         return Hit(
             id=record.id,
             doc_type="case",
@@ -527,18 +560,22 @@ def dress_hit(record: Record, unit_id: str, score: float, needles: list[str]) ->
             score=round(score, 4),
             url=f"/v1/cases/{record.id}",
         )
-    _, anchor = split_unit_id(unit_id)
-    paragraph = record.paragraph(anchor) if anchor else None
+    parts = matching_parts(record, needles, segmenter)
+    best = record.paragraph(parts[0].anchor) if parts else None
     ref = ResolutionRef(
         id=record.id,
         number=record.number,
         body=record.body,
-        paragraph=ParagraphRef(kind=paragraph.kind, number=paragraph.number, anchor=paragraph.anchor, label=paragraph.label)
-        if paragraph
+        paragraph=ParagraphRef(kind=best.kind, number=best.number, anchor=best.anchor, label=best.label)
+        if best
         else None,
-        url=f"/v1/resolutions/{record.id}" + (f"#{paragraph.anchor}" if paragraph else ""),
+        url=f"/v1/resolutions/{record.id}" + (f"#{best.anchor}" if best else ""),
     )
-    text = paragraph.text if paragraph else (record.summary or record.paragraphs[0].text)
+    summary = record.summary or record.paragraphs[0].text
+    if match_spans(summary, needles, segmenter) or not parts:
+        highlights = snippets(summary, needles, segmenter)
+    else:  # the summary holds no query word: the best paragraph's snippet says why it matched
+        highlights = parts[0].highlights
     return Hit(
         id=record.id,
         doc_type="resolution",
@@ -548,10 +585,11 @@ def dress_hit(record: Record, unit_id: str, score: float, needles: list[str]) ->
         date=record.adoption_date,
         case_number=f"第{record.number}号决议",
         crime_forms=badges,
-        highlights=snippets(text, needles),
+        highlights=highlights,
         score=round(score, 4),
         url=ref.url,
         resolution=ref,
+        parts=parts,
     )
 
 

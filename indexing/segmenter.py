@@ -31,7 +31,7 @@ _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U000323af"
 # One token per Han character; one per run of other letters and digits (Latin with
 # diacritics, Cyrillic, kana …), a decimal point inside a number kept.
 _CHAR_TOKENS = re.compile(rf"[{_HAN}]|[^\W_{_HAN}]+(?:[.][0-9]+)?")
-_MAX_SUBWORD = 8
+MAX_SUBWORD = 8  # longest dictionary word looked for inside a longer word
 
 jieba.setLogLevel(60)  # jieba logs its dictionary loading at INFO; keep start-up quiet
 
@@ -64,6 +64,16 @@ class Segmenter:
         """jieba's words of already-folded text, without punctuation or spaces."""
         return [w for w in self._tokenizer.cut(text, HMM=False) if _WORD_CHAR.search(w)]
 
+    def word_spans(self, folded: str) -> list[tuple[int, int]]:
+        """[start, end) offsets of the words `words` returns, in already-folded text."""
+        spans = []
+        offset = 0
+        for piece in self._tokenizer.cut(folded, HMM=False):
+            if _WORD_CHAR.search(piece):
+                spans.append((offset, offset + len(piece)))
+            offset += len(piece)
+        return spans
+
     def query_words(self, text: str) -> list[str]:
         """Words of a query term, folded and segmented."""
         return self.words(fold(text))
@@ -77,7 +87,7 @@ class Segmenter:
             length = len(word)
             if length <= 2:
                 continue
-            for size in range(2, min(length, _MAX_SUBWORD + 1)):
+            for size in range(2, min(length, MAX_SUBWORD + 1)):
                 for start in range(0, length - size + 1):
                     part = word[start : start + size]
                     if freq.get(part, 0) > 0:

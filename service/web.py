@@ -22,7 +22,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from indexing import countries
 from indexing.crime_forms import TAXONOMY
 from indexing.errors import BadRequest, CasedigestError, NotFound
-from indexing.highlight import mark, match_spans
+from indexing.highlight import marked
 from indexing.query_parser import parse_query
 from indexing.records import CaseDigest, Resolution
 from indexing.search import MAX_PAGE_DEPTH, SearchRequest, SearchResult, SearchService, highlight_needles
@@ -359,7 +359,7 @@ def case(record_id: str, request: Request, q: str = "") -> HTMLResponse:
         return error_page(exc)
     needles = query_needles(service, q)
     return render(
-        "case.html", record=record, q=q, marked=lambda text: mark(text, match_spans(text, needles)),
+        "case.html", record=record, q=q, marked=lambda text: marked(text, needles, service.segmenter),
         country_name=countries.chinese_name(record.country) if record.country else None,
         forms=[(TAXONOMY.get(t.code), t.source) for t in record.crime_forms],
         basis=[(text, citation_href(text, resolution_ids)) for text in record.legal_basis],
@@ -382,7 +382,7 @@ def resolution(record_id: str, request: Request, q: str = "") -> HTMLResponse:
     needles = query_needles(service, q)
     return render(
         "resolution.html", record=record, citing=citing, q=q,
-        marked=lambda text: mark(text, match_spans(text, needles)),
+        marked=lambda text: marked(text, needles, service.segmenter),
         forms=[(TAXONOMY.get(t.code), t.source) for t in record.crime_forms],
     )
 

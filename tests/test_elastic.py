@@ -214,7 +214,7 @@ def test_an_error_while_preparing_actions_keeps_what_was_sent(elastic: ElasticEn
     def actions() -> Iterator[dict]:
         for i in range(1200):
             yield {"_op_type": "index", "_index": elastic.alias, "_id": f"p{i}",
-                   "_source": {"unit_id": f"p{i}", "record_id": f"p{i}", "unit_kind": "paragraph"}}
+                   "_source": {"unit_id": f"p{i}", "record_id": f"p{i}"}}
         raise ValueError("a record could not be segmented")
 
     with pytest.raises(ValueError, match="could not be segmented"):

@@ -65,7 +65,7 @@ def test_lost_index_is_rebuilt_from_records(segmenter: Segmenter, tmp_path: Path
 
     shutil.rmtree(tmp_path / "db.sqlite3.index")
     rebuilt = EmbeddedEngine(path, segmenter)
-    assert total(rebuilt) == 14 and total(rebuilt, "冰毒") == 1
+    assert total(rebuilt) == 11 and total(rebuilt, "冰毒") == 1
     rebuilt.close()
 
 

@@ -476,7 +476,6 @@ class ElasticEngine:
             while True:
                 body: dict[str, Any] = {
                     "size": batch,
-                    "query": {"term": {"unit_kind": "record"}},
                     "sort": [{"record_id": "asc"}],
                     "pit": {"id": pit, "keep_alive": PIT_KEEP_ALIVE},
                     "_source": ["record"],
@@ -488,7 +487,8 @@ class ElasticEngine:
                 if not hits:
                     return
                 for hit in hits:
-                    yield parse_record(hit["_source"]["record"])
+                    if "record" in hit["_source"]:  # (a v3 index also holds paragraph units)
+                        yield parse_record(hit["_source"]["record"])
                 after = hits[-1]["sort"]
                 pit = response.get("pit_id", pit)
         finally:
@@ -503,6 +503,8 @@ class ElasticEngine:
         """
         compiler = _Compiler()
         match = compiler.node(query.match)
+        if query.only_records:
+            match = {"bool": {"must": [match], "filter": [{"terms": {"record_id": list(query.only_records)}}]}}
         scored: dict[str, Any] = match
         if query.boosts:
             scored = {"bool": {"must": [match], "should": [
@@ -630,8 +632,7 @@ class ElasticEngine:
     def source_record_ids(self, source_name: str) -> set[str]:
         ids: set[str] = set()
         for hit in helpers.scan(self.client, index=self.alias, _source=False,
-                                query={"query": {"bool": {"filter": [
-                                    {"term": {"unit_kind": "record"}}, {"term": {"source_name": source_name}}]}}}):
+                                query={"query": {"term": {"source_name": source_name}}}):
             ids.add(hit["_id"])
         return ids
 
@@ -734,8 +735,7 @@ class ElasticEngine:
         ]
 
     def count_records(self) -> dict[str, int]:
-        body = {"size": 0, "query": {"term": {"unit_kind": "record"}},
-                "aggs": {"types": {"terms": {"field": "doc_type", "size": 10}}}}
+        body = {"size": 0, "aggs": {"types": {"terms": {"field": "doc_type", "size": 10}}}}
         response = self._call("counting records", lambda: self.client.search(index=self.alias, **body))
         return {b["key"]: int(b["doc_count"]) for b in response["aggregations"]["types"]["buckets"]}
 
@@ -760,7 +760,6 @@ def _unit_source(unit: IndexUnit) -> dict[str, Any]:
     source: dict[str, Any] = {
         "unit_id": unit.unit_id,
         "record_id": unit.record_id,
-        "unit_kind": "record" if unit.unit_id == unit.record_id else "paragraph",
         "doc_type": unit.doc_type,
         "crime_forms": unit.crime_forms,
         "country": unit.country,
@@ -883,8 +882,6 @@ def _filters(filters: Filters) -> dict[str, Any] | None:
     if filters.year_from is not None or filters.year_to is not None:
         bounds = {k: v for k, v in (("gte", filters.year_from), ("lte", filters.year_to)) if v is not None}
         clauses.append({"range": {"year": bounds}})
-    if filters.records_only:
-        clauses.append({"term": {"unit_kind": "record"}})
     return {"bool": {"filter": clauses}} if clauses else None
 
 

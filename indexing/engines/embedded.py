@@ -62,7 +62,8 @@ from indexing.writes import utc_now
 
 log = logging.getLogger("casedigest")
 
-INDEX_SCHEMA_VERSION = "4"  # 4: character tokens of astral Han and non-ASCII letters
+# 4: one unit per record (no paragraph units); character tokens of astral Han and non-ASCII letters
+INDEX_SCHEMA_VERSION = "4"
 _Occur = tantivy.Occur
 
 _FACET_FIELDS = {
@@ -113,7 +114,6 @@ def _build_schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("unit_id", stored=True, tokenizer_name="raw")
     builder.add_text_field("record_id", stored=True, tokenizer_name="raw")
-    builder.add_text_field("unit_kind", tokenizer_name="raw")
     for name in ("doc_type", "crime_forms", "country", "court", "charges"):
         builder.add_text_field(name, tokenizer_name="raw", fast=True)
     builder.add_integer_field("year", indexed=True, fast=True)
@@ -481,7 +481,6 @@ class EmbeddedEngine:
         doc = tantivy.Document()
         doc.add_text("unit_id", unit.unit_id)
         doc.add_text("record_id", unit.record_id)
-        doc.add_text("unit_kind", "record" if unit.unit_id == unit.record_id else "paragraph")
         doc.add_text("doc_type", unit.doc_type)
         for code in unit.crime_forms:
             doc.add_text("crime_forms", code)
@@ -534,6 +533,10 @@ class EmbeddedEngine:
         searcher = self._searcher()
         compiler = _Compiler(self.schema)
         match = compiler.node(query.match)
+        if query.only_records:
+            only = tantivy.Query.term_set_query(self.schema, "record_id", list(query.only_records))
+            match = tantivy.Query.boolean_query(
+                [(_Occur.Must, match), (_Occur.Must, tantivy.Query.const_score_query(only, 0.0))])
         scored = match
         if query.boosts:
             clauses = [(_Occur.Must, match)]
@@ -817,9 +820,6 @@ class _Compiler:
         if filters.year_from is not None or filters.year_to is not None:
             years = Q.range_query(self.schema, "year", tantivy.FieldType.Integer, filters.year_from, filters.year_to)
             clauses.append((_Occur.Must, Q.const_score_query(years, 0.0)))
-        if filters.records_only:
-            kind = Q.term_query(self.schema, "unit_kind", "record")
-            clauses.append((_Occur.Must, Q.const_score_query(kind, 0.0)))
         for field, values in exclusions:
             clauses.append((_Occur.MustNot, Q.term_set_query(self.schema, field, values)))
         return clauses[0][1] if len(clauses) == 1 else Q.boolean_query(clauses)
