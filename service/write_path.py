@@ -70,7 +70,9 @@ class WritePath:
         except OSError as exc:
             if is_disk_full(exc):
                 raise storage_full(self.lock_path) from None
-            raise EngineUnavailable(f"cannot open the store's write lock {self.lock_path}: {exc.strerror}") from None
+            raise EngineUnavailable(
+                f"embedded engine cannot open the store's write lock {self.lock_path}: {exc.strerror}"
+            ) from None
         try:
             deadline = time.monotonic() + self.lock_wait
             pause = 0.005
