@@ -64,7 +64,13 @@ class WritePath:
         if self.lock_path is None:
             yield
             return
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            # A first start may come before the store's folder exists (the engine makes it too).
+            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise EngineUnavailable(f"embedded store: cannot open the write lock {self.lock_path}: {exc}",
+                                    {"lock": str(self.lock_path)}) from None
         try:
             deadline = time.monotonic() + self.lock_wait
             pause = 0.005

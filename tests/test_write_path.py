@@ -21,6 +21,7 @@ import anyio
 import httpx
 import pytest
 from anyio import to_thread
+from fastapi.testclient import TestClient
 
 from conftest import ROOT
 from indexing.errors import EngineUnavailable
@@ -91,7 +92,8 @@ def test_writes_do_not_wait_for_the_read_thread_pool(tmp_path: Path) -> None:
 
 
 def test_a_batch_waits_for_another_writer_then_gives_up_with_a_503(tmp_path: Path) -> None:
-    """Two write paths on one lock file stand for two server processes on one store."""
+    """Two write paths on one lock file stand for two server processes on one store (the lock is
+    per open file, so two in one process exclude each other as two processes do)."""
     lock = tmp_path / "db.sqlite3.write-lock"
     first, second = WritePath(lock), WritePath(lock, lock_wait=0.3)
     try:
@@ -105,6 +107,13 @@ def test_a_batch_waits_for_another_writer_then_gives_up_with_a_503(tmp_path: Pat
     finally:
         first.close()
         second.close()
+
+
+def test_a_first_start_makes_the_folder_of_the_store_and_its_lock(tmp_path: Path) -> None:
+    data = tmp_path / "not" / "yet" / "db.sqlite3"
+    with TestClient(create_app(Settings(engine="embedded", data_path=data, load_fixtures=False))) as client:
+        assert client.get("/readyz").status_code == 200
+    assert data.with_name("db.sqlite3.write-lock").exists()
 
 
 # ---- a real server with two worker processes on one embedded store -----------------------------
