@@ -321,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     threads = f", read_threads {args.read_threads}" if args.read_threads else ""
     table = Table(f"{args.readers} readers and one bulk writer, {args.engine} engine, {preloaded:,} cases preloaded{threads}",
                   ("workers", "phase", "reads/s", "read p50 / p99 ms", "write records/s", "of idle",
-                   "bulk p50 / p99 ms", "requests tried", "errors by status", "5xx", "lost acknowledged writes"))
+                   "bulk p50 / p99 ms", "requests tried", "errors by status", "5xx (must be 0)",
+                   "lost acknowledged writes (must be 0)"))
     ok = False  # until every run has been checked
     try:
         if args.engine == "elasticsearch":

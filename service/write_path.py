@@ -66,12 +66,15 @@ class WritePath:
             yield
             return
         try:
+            # A first start may come before the store's folder exists (the engine makes it too).
+            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             if is_disk_full(exc):
                 raise storage_full(self.lock_path) from None
             raise EngineUnavailable(
-                f"embedded engine cannot open the store's write lock {self.lock_path}: {exc.strerror}"
+                f"embedded engine cannot open the store's write lock {self.lock_path}: {exc.strerror}",
+                {"lock": str(self.lock_path)},
             ) from None
         try:
             deadline = time.monotonic() + self.lock_wait

@@ -21,13 +21,16 @@ import anyio
 import httpx
 import pytest
 from anyio import to_thread
+from fastapi.testclient import TestClient
 
 from conftest import ROOT
+from indexing.errors import EngineUnavailable
 from indexing.segmenter import Segmenter
 from service.app import create_app
 from service.auth import create_key
 from service.settings import Settings
 from service.state import open_engine
+from service.write_path import WritePath
 
 SERVER_START_S = 120.0
 VISIBLE_WITHIN_S = 30.0
@@ -86,6 +89,31 @@ def test_writes_do_not_wait_for_the_read_thread_pool(tmp_path: Path) -> None:
                 assert (await client.get("/v1/cases/wp-3")).status_code == 404
 
     anyio.run(scenario)
+
+
+def test_a_batch_waits_for_another_writer_then_gives_up_with_a_503(tmp_path: Path) -> None:
+    """Two write paths on one lock file stand for two server processes on one store (the lock is
+    per open file, so two in one process exclude each other as two processes do)."""
+    lock = tmp_path / "db.sqlite3.write-lock"
+    first, second = WritePath(lock), WritePath(lock, lock_wait=0.3)
+    try:
+        with first.store_lock():
+            with pytest.raises(EngineUnavailable) as refused:
+                with second.store_lock():
+                    pytest.fail("two writers held the store at once")
+            assert refused.value.status == 503
+        with second.store_lock():  # free again once the first writer is done
+            pass
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_first_start_makes_the_folder_of_the_store_and_its_lock(tmp_path: Path) -> None:
+    data = tmp_path / "not" / "yet" / "db.sqlite3"
+    with TestClient(create_app(Settings(engine="embedded", data_path=data, load_fixtures=False))) as client:
+        assert client.get("/readyz").status_code == 200
+    assert data.with_name("db.sqlite3.write-lock").exists()
 
 
 # ---- a real server with two worker processes on one embedded store -----------------------------
