@@ -25,7 +25,7 @@ from typing import Iterator, Sequence
 
 from indexing.documents import IndexUnit, units_for
 from indexing.records import CaseDigest, Resolution
-from indexing.segmenter import Segmenter
+from indexing.segmenter import CutterName, Segmenter
 
 Record = CaseDigest | Resolution
 log = logging.getLogger("casedigest")
@@ -36,11 +36,11 @@ MIN_PARALLEL_BATCH = 500
 _worker_segmenter: Segmenter | None = None
 
 
-def _start_worker(dictionary: Path, parent: int) -> None:
+def _start_worker(dictionary: Path, cutter: CutterName, parent: int) -> None:
     global _worker_segmenter
     # Watch first: the parent may be killed while the dictionary loads.
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
-    _worker_segmenter = Segmenter(dictionary)
+    _worker_segmenter = Segmenter(dictionary, cutter)
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -77,7 +77,7 @@ class UnitPool:
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker,
-                initargs=(self.segmenter.dictionary_path, os.getpid()),
+                initargs=(self.segmenter.dictionary_path, self.segmenter.cutter_name, os.getpid()),
             )
         done = 0
         try:

@@ -74,7 +74,7 @@ class AppState:
 
     @classmethod
     def start(cls, settings: Settings) -> "AppState":
-        segmenter = Segmenter()
+        segmenter = Segmenter(cutter=settings.segmenter)
         state = cls(settings, segmenter, None)
         state.reconnect()
         return state
