@@ -18,7 +18,7 @@ from indexing.folding import fold
 from indexing.loader import read_records
 from indexing.readers import Rejection
 from indexing.engines.base import Record
-from indexing.segmenter import Segmenter
+from indexing.segmenter import Segmenter, legal_dictionary_path
 
 
 @pytest.fixture(scope="module")
@@ -78,17 +78,37 @@ def test_both_cutters_know_the_same_dictionary(native: Segmenter, reference: Seg
     assert native.is_word("黑社会性质组织") and native.is_word("B超")  # B超: the word jieba-rs's own dictionary lacks
 
 
+def test_native_keeps_jiebas_larger_total(native: Segmenter, reference: Segmenter) -> None:
+    # jieba's total counts a user word again when the dictionary already had it; with the
+    # smaller total jieba-rs would cut 三车, 兴达 and 对开 in two
+    text = "造成三车部件受损，唐山市丰南区兴达物资有限公司对开路段"
+    assert native.words(text) == reference.words(text)
+    assert {"三车", "兴达", "对开"} <= set(native.words(text))
+
+
+@pytest.fixture(scope="module")
+def with_rare_han(tmp_path_factory: pytest.TempPathFactory) -> tuple[Segmenter, Segmenter]:
+    """Both cutters, with user words made of characters that jieba does not call Han."""
+    dictionary = tmp_path_factory.mktemp("dictionary") / "words.txt"
+    extra = "㐀某村 50\n鿖鿗法院 50\n\U00020000文物 50\n\uf900人 50\n"
+    dictionary.write_text(legal_dictionary_path().read_text("utf-8") + extra, "utf-8")
+    return Segmenter(dictionary, "native"), Segmenter(dictionary, "jieba")
+
+
 @pytest.mark.parametrize(
     "text",
     [
-        "造成三车部件受损，唐山市丰南区兴达物资有限公司对开路段",  # jieba's larger total keeps 三车, 兴达, 对开 whole
-        "被告人㐀某在䶮族村贩卖毒品",  # CJK extension A: jieba yields each such character alone
-        "鿖鿗人民法院",  # U+9FD6–U+9FFF, outside jieba's Han class
+        "被告人在㐀某村贩卖毒品",  # CJK extension A: jieba yields each such character alone
+        "鿖鿗法院审理",  # U+9FD6–U+9FFF, outside jieba's Han class
         "走私\U00020000文物a\U0002a6d6b2015年",  # supplementary-plane ideographs between words and Latin runs
-        "罪犯\uf900人",  # a compatibility ideograph that folding leaves unchanged
+        "罪犯\uf900人",  # a compatibility ideograph
     ],
 )
-def test_native_agrees_on_characters_jieba_does_not_call_han(native: Segmenter, reference: Segmenter, text: str) -> None:
+def test_native_cuts_around_characters_jieba_does_not_call_han(
+    with_rare_han: tuple[Segmenter, Segmenter], text: str
+) -> None:
+    # jieba never matches a word holding such a character; jieba-rs would, unless cut around it
+    native, reference = with_rare_han
     assert native.words(text) == reference.words(text)
     assert native.index_words(text) == reference.index_words(text)
 
