@@ -21,6 +21,7 @@ string could be cut differently in a query and in a document.
 from __future__ import annotations
 
 import re
+from itertools import compress
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -31,9 +32,9 @@ from indexing.folding import fold
 _WORD_CHAR = re.compile(r"\w")
 _CHAR_TOKENS = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[a-z0-9]+(?:[.][0-9]+)?")
 _MAX_SUBWORD = 8
-# Long words seen while indexing, with the dictionary words inside them; bounded, as a load
-# of millions of cases meets ever more distinct names and numbers.
-_SUBWORD_CACHE_SIZE = 200_000
+# Words seen while indexing, each with the dictionary words inside it, space-joined; bounded,
+# as a load of millions of cases meets ever more distinct names and numbers.
+_EXPANSION_CACHE_SIZE = 300_000
 
 CutterName = Literal["native", "jieba"]
 
@@ -50,16 +51,19 @@ class Segmenter:
         self.cutter_name: CutterName = cutter
         user_words = read_user_words(self.dictionary_path)
         self._cutter: WordCutter = NativeCutter(user_words) if cutter == "native" else JiebaCutter(user_words)
+        # the native cutter lets other threads run while it cuts, so threads can share a load
+        self.releases_lock = cutter == "native"
         self._freq = self._cutter.frequencies()
-        self._subwords: dict[str, tuple[str, ...]] = {}
+        self._expansions: dict[str, str] = {}
 
     def is_word(self, token: str) -> bool:
         return token in self._freq
 
     def words(self, text: str) -> list[str]:
         """The words of already-folded text, without punctuation or spaces."""
-        search = _WORD_CHAR.search
-        return [w for w in self._cutter.cut(text) if search(w)]
+        tokens = self._cutter.cut(text)
+        # `compress` over `map` keeps the per-token test in C: this runs on every word loaded
+        return list(compress(tokens, map(_WORD_CHAR.search, tokens)))
 
     def query_words(self, text: str) -> list[str]:
         """Words of a query term, folded and segmented."""
@@ -67,31 +71,49 @@ class Segmenter:
 
     def index_words(self, folded: str) -> list[str]:
         """Words for the index: each word followed by the dictionary words inside it."""
-        tokens: list[str] = []
-        subwords = self._subwords
-        for word in self.words(folded):
-            tokens.append(word)
-            if len(word) <= 2:
-                continue
-            inside = subwords.get(word)
-            if inside is None:
-                inside = self._words_inside(word)
-                if len(subwords) >= _SUBWORD_CACHE_SIZE:
-                    subwords.clear()
-                subwords[word] = inside
-            tokens.extend(inside)
-        return tokens
+        text = self.index_text(folded)
+        return text.split(" ") if text else []
+
+    def index_text(self, folded: str) -> str:
+        """`index_words` joined by spaces, as the engines take them (the fast path of a load).
+
+        Every token is looked up in a cache of its expansion (the word and the dictionary words
+        inside it, or nothing for punctuation), so the per-token work runs in C.
+        """
+        tokens = self._cutter.cut(folded)
+        expansions = self._expansions
+        missing = set(tokens).difference(expansions)
+        if missing:
+            if len(expansions) + len(missing) > _EXPANSION_CACHE_SIZE:
+                expansions.clear()
+            for token in missing:
+                expansions[token] = self._expansion(token)
+        try:
+            return " ".join(filter(None, map(expansions.__getitem__, tokens)))
+        except KeyError:  # another thread emptied the cache in between
+            return " ".join(filter(None, map(self._expansion, tokens)))
+
+    def _expansion(self, token: str) -> str:
+        if _WORD_CHAR.search(token) is None:
+            return ""  # punctuation and spaces are not indexed
+        return " ".join((token, *self._words_inside(token)))
 
     def _words_inside(self, word: str) -> tuple[str, ...]:
         """Dictionary words of 2 to `_MAX_SUBWORD` characters inside `word`, shortest first."""
-        freq = self._freq
         length = len(word)
+        if length <= 2:
+            return ()
+        freq = self._freq
         return tuple(
             part
             for size in range(2, min(length, _MAX_SUBWORD + 1))
             for start in range(0, length - size + 1)
             if (part := word[start : start + size]) in freq
         )
+
+    def chars_text(self, folded: str) -> str:
+        """`chars` joined by spaces, as the engines take them."""
+        return " ".join(_CHAR_TOKENS.findall(folded))
 
     @staticmethod
     def chars(folded: str) -> list[str]:
