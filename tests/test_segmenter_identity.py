@@ -114,8 +114,11 @@ def test_native_cuts_around_characters_jieba_does_not_call_han(
 
 
 def test_words_added_without_a_frequency_get_jiebas_suggestion(tmp_path: Path) -> None:
+    # after the legal dictionary, jieba's total is larger than jieba-rs's, and jieba suggests
+    # from its own cut of the word: 兴达 whole gives another frequency than 兴 + 达
     dictionary = tmp_path / "words.txt"
-    dictionary.write_text("# no frequencies: jieba suggests one from the words it has\n三车部件\n丰南兴达\n电诈窝点 9\n对开\n", "utf-8")
+    extra = "# no frequencies: jieba suggests one from the words it has\n兴达\n三车\n对开\n三车部件\n电诈窝点 9\n"
+    dictionary.write_text(legal_dictionary_path().read_text("utf-8") + extra, "utf-8")
     native, reference = Segmenter(dictionary, "native"), Segmenter(dictionary, "jieba")
     text = "造成三车部件受损，丰南兴达对开路段的电诈窝点"
     assert native._freq == reference._freq
