@@ -95,7 +95,7 @@ class NativeCutter:
     """jieba-rs (through `nazrin`), set up to cut exactly as `JiebaCutter` does."""
 
     def __init__(self, user_words: Iterable[tuple[str, int | None]]) -> None:
-        import nazrin  # imported here: the reference setting must work without it
+        import nazrin  # imported here: only the native setting loads the extension
 
         reference = jieba_dictionary_path()
         self._freq: dict[str, int] = {}
@@ -117,6 +117,8 @@ class NativeCutter:
             self._native_total += freq - self._freq.get(word, 0)
             self._reference_total += freq
             self._freq[word] = freq
+            if self._prefixes is not None:
+                self._prefixes.update(word[:end] for end in range(1, len(word)))
             self._nazrin.add_word(word, freq)
         self._balance()
 
