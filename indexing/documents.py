@@ -45,9 +45,9 @@ def _texts_to_tokens(unit: IndexUnit, segmenter: Segmenter, texts: dict[str, str
         if not text:
             continue
         folded = fold(text)
-        unit.words[name] = " ".join(segmenter.index_words(folded))
+        unit.words[name] = segmenter.index_text(folded)
         if name in CHAR_FIELDS:
-            unit.chars[name] = " ".join(segmenter.chars(folded))
+            unit.chars[name] = segmenter.chars_text(folded)
     return unit
 
 

@@ -1,14 +1,18 @@
-"""Chinese word segmentation with jieba and the legal user dictionary.
+"""Chinese word segmentation with jieba's algorithm and the legal user dictionary.
 
 One `Segmenter` is built at start-up (loading the dictionaries takes about a second) and is
 used identically at index and query time. All input is folded first (`folding.fold`).
 
 Three token streams are produced:
-- `index_words`: jieba's words plus every dictionary word inside a longer word, so a query
+- `index_words`: the words plus every dictionary word inside a longer word, so a query
   for 器官 finds 人体器官 and 文物 finds 走私文物 (recall inside long words);
-- `query_words`: jieba's words only, so a query never matches on a lone shared character;
+- `query_words`: the words only, so a query never matches on a lone shared character;
 - `chars`: one token per Han character (and per run of other letters or digits), used for
   exact phrases and as a low-weight sub-word fallback.
+
+Words are cut by the native cutter (jieba-rs, about ten times faster) or by jieba itself, the
+reference; both give the same words (`indexing/cutters.py`, checked by a test on every real
+case), so an index built with one is searched correctly with the other.
 
 HMM new-word discovery is off on both sides: it guesses words from context, so the same
 string could be cut differently in a query and in a document.
@@ -17,11 +21,12 @@ string could be cut differently in a query and in a document.
 from __future__ import annotations
 
 import re
+from itertools import compress
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
-import jieba
-
+from indexing.cutters import JiebaCutter, NativeCutter, WordCutter, read_user_words
 from indexing.folding import fold
 
 _WORD_CHAR = re.compile(r"\w")
@@ -32,8 +37,11 @@ _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U000323af"
 # diacritics, Cyrillic, kana …), a decimal point inside a number kept.
 _CHAR_TOKENS = re.compile(rf"[{_HAN}]|[^\W_{_HAN}]+(?:[.][0-9]+)?")
 MAX_SUBWORD = 8  # longest dictionary word looked for inside a longer word
+# Words seen while indexing, each with the dictionary words inside it, space-joined; bounded,
+# as a load of millions of cases meets ever more distinct names and numbers.
+_EXPANSION_CACHE_SIZE = 300_000
 
-jieba.setLogLevel(60)  # jieba logs its dictionary loading at INFO; keep start-up quiet
+CutterName = Literal["native", "jieba"]
 
 
 def legal_dictionary_path() -> Path:
@@ -41,34 +49,32 @@ def legal_dictionary_path() -> Path:
 
 
 class Segmenter:
-    """jieba with the legal dictionary; thread-safe for reading once initialized."""
+    """Word cutter with the legal dictionary; thread-safe for reading once initialized."""
 
-    def __init__(self, user_dictionary: Path | None = None) -> None:
+    def __init__(self, user_dictionary: Path | None = None, cutter: CutterName = "native") -> None:
         self.dictionary_path = user_dictionary or legal_dictionary_path()
-        self._tokenizer = jieba.Tokenizer()
-        self._tokenizer.initialize()
-        self._load_words(self.dictionary_path)
-
-    def _load_words(self, path: Path) -> None:
-        for line in path.read_text("utf-8").splitlines():
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            word, _, freq = line.partition(" ")
-            self._tokenizer.add_word(word, int(freq) if freq.strip().isdigit() else None)
+        self.cutter_name: CutterName = cutter
+        user_words = read_user_words(self.dictionary_path)
+        self._cutter: WordCutter = NativeCutter(user_words) if cutter == "native" else JiebaCutter(user_words)
+        # the native cutter lets other threads run while it cuts, so threads can share a load
+        self.releases_lock = cutter == "native"
+        self._freq = self._cutter.frequencies()
+        self._expansions: dict[str, str] = {}
 
     def is_word(self, token: str) -> bool:
-        return self._tokenizer.FREQ.get(token, 0) > 0
+        return token in self._freq
 
     def words(self, text: str) -> list[str]:
-        """jieba's words of already-folded text, without punctuation or spaces."""
-        return [w for w in self._tokenizer.cut(text, HMM=False) if _WORD_CHAR.search(w)]
+        """The words of already-folded text, without punctuation or spaces."""
+        tokens = self._cutter.cut(text)
+        # `compress` over `map` keeps the per-token test in C: this runs on every word loaded
+        return list(compress(tokens, map(_WORD_CHAR.search, tokens)))
 
     def word_spans(self, folded: str) -> list[tuple[int, int]]:
         """[start, end) offsets of the words `words` returns, in already-folded text."""
         spans = []
         offset = 0
-        for piece in self._tokenizer.cut(folded, HMM=False):
+        for piece in self._cutter.cut(folded):
             if _WORD_CHAR.search(piece):
                 spans.append((offset, offset + len(piece)))
             offset += len(piece)
@@ -80,19 +86,49 @@ class Segmenter:
 
     def index_words(self, folded: str) -> list[str]:
         """Words for the index: each word followed by the dictionary words inside it."""
-        tokens: list[str] = []
-        freq = self._tokenizer.FREQ
-        for word in self.words(folded):
-            tokens.append(word)
-            length = len(word)
-            if length <= 2:
-                continue
-            for size in range(2, min(length, MAX_SUBWORD + 1)):
-                for start in range(0, length - size + 1):
-                    part = word[start : start + size]
-                    if freq.get(part, 0) > 0:
-                        tokens.append(part)
-        return tokens
+        text = self.index_text(folded)
+        return text.split(" ") if text else []
+
+    def index_text(self, folded: str) -> str:
+        """`index_words` joined by spaces, as the engines take them (the fast path of a load).
+
+        Every token is looked up in a cache of its expansion (the word and the dictionary words
+        inside it, or nothing for punctuation), so the per-token work runs in C.
+        """
+        tokens = self._cutter.cut(folded)
+        expansions = self._expansions
+        missing = set(tokens).difference(expansions)
+        if missing:
+            if len(expansions) + len(missing) > _EXPANSION_CACHE_SIZE:
+                expansions.clear()
+            for token in missing:
+                expansions[token] = self._expansion(token)
+        try:
+            return " ".join(filter(None, map(expansions.__getitem__, tokens)))
+        except KeyError:  # another thread emptied the cache in between
+            return " ".join(filter(None, map(self._expansion, tokens)))
+
+    def _expansion(self, token: str) -> str:
+        if _WORD_CHAR.search(token) is None:
+            return ""  # punctuation and spaces are not indexed
+        return " ".join((token, *self._words_inside(token)))
+
+    def _words_inside(self, word: str) -> tuple[str, ...]:
+        """Dictionary words of 2 to `MAX_SUBWORD` characters inside `word`, shortest first."""
+        length = len(word)
+        if length <= 2:
+            return ()
+        freq = self._freq
+        return tuple(
+            part
+            for size in range(2, min(length, MAX_SUBWORD + 1))
+            for start in range(0, length - size + 1)
+            if (part := word[start : start + size]) in freq
+        )
+
+    def chars_text(self, folded: str) -> str:
+        """`chars` joined by spaces, as the engines take them."""
+        return " ".join(_CHAR_TOKENS.findall(folded))
 
     @staticmethod
     def chars(folded: str) -> list[str]:

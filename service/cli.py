@@ -39,7 +39,7 @@ def _fail(message: str, code: int = 1) -> None:
 
 @contextmanager
 def _search_service(settings: Settings) -> Iterator[SearchService]:
-    segmenter = Segmenter()
+    segmenter = Segmenter(cutter=settings.segmenter)
     engine = open_engine(settings, segmenter)
     try:
         yield SearchService(engine, segmenter, cursor_secret=settings.cursor_secret)

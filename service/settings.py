@@ -29,6 +29,10 @@ class Settings(BaseSettings):
         Path(__file__).resolve().parents[1] / "fixtures",
         description="Folder of demo records (*.jsonl) loaded on first start.",
     )
+    segmenter: Literal["native", "jieba"] = Field(
+        "native",
+        description="Word cutter: the native one (jieba-rs, about ten times faster) or jieba itself, the reference; both cut the same words.",
+    )
     segmentation_workers: int | None = Field(
         None,
         ge=1,

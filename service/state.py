@@ -84,7 +84,7 @@ class AppState:
 
     @classmethod
     def start(cls, settings: Settings) -> "AppState":
-        segmenter = Segmenter()
+        segmenter = Segmenter(cutter=settings.segmenter)
         state = cls(settings, segmenter, None, writes=WritePath(store_lock_path(settings)))
         state.reconnect()
         return state

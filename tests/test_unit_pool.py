@@ -1,4 +1,5 @@
-"""Segmenting a large batch in worker processes gives exactly the units of one process."""
+"""Segmenting a large batch in worker threads (native cutter) or worker processes (jieba, the
+reference) gives exactly the units of one thread."""
 
 from __future__ import annotations
 
@@ -16,7 +17,23 @@ from indexing.unit_pool import MIN_PARALLEL_BATCH, UnitPool
 pytestmark = pytest.mark.real_data
 
 
-def test_workers_cut_exactly_as_this_process_does(segmenter: Segmenter) -> None:
+@pytest.fixture(scope="module")
+def reference() -> Segmenter:
+    return Segmenter(cutter="jieba")
+
+
+def test_worker_threads_cut_exactly_as_this_thread_does(segmenter: Segmenter) -> None:
+    records = cail_records(MIN_PARALLEL_BATCH + 100)
+    pool = UnitPool(segmenter, workers=2)
+    try:
+        assert list(pool.units(records)) == [units_for(r, segmenter) for r in records]
+        assert pool._threads is not None and pool._pool is None  # threads: the native cutter releases the lock
+    finally:
+        pool.close()
+
+
+def test_worker_processes_cut_exactly_as_this_process_does(reference: Segmenter) -> None:
+    segmenter = reference
     records = cail_records(MIN_PARALLEL_BATCH + 100)
     pool = UnitPool(segmenter, workers=2)
     try:
@@ -26,7 +43,8 @@ def test_workers_cut_exactly_as_this_process_does(segmenter: Segmenter) -> None:
         pool.close()
 
 
-def test_a_killed_worker_does_not_lose_a_record(segmenter: Segmenter) -> None:
+def test_a_killed_worker_does_not_lose_a_record(reference: Segmenter) -> None:
+    segmenter = reference
     records = cail_records(MIN_PARALLEL_BATCH + 100)
     pool = UnitPool(segmenter, workers=2)
     try:
@@ -45,7 +63,7 @@ def test_small_batches_stay_in_this_process(segmenter: Segmenter) -> None:
     pool = UnitPool(segmenter, workers=2)
     records = cail_records(10)
     assert list(pool.units(records)) == [units_for(r, segmenter) for r in records]
-    assert pool._pool is None
+    assert pool._pool is None and pool._threads is None
 
 
 @pytest.mark.parametrize("when", ["while the workers start", "after a batch"])
@@ -63,7 +81,7 @@ def test_workers_end_when_their_process_is_killed(tmp_path: Path, when: str) -> 
         "from indexing.segmenter import Segmenter\n"
         "from indexing.unit_pool import MIN_PARALLEL_BATCH, UnitPool\n"
         "if __name__ == '__main__':\n"
-        "    pool = UnitPool(Segmenter(), workers=2)\n"
+        "    pool = UnitPool(Segmenter(cutter='jieba'), workers=2)\n"
         f"    early = {when == 'while the workers start'!r}\n"
         "    records = cail_records(MIN_PARALLEL_BATCH)\n"
         "    work = threading.Thread(target=lambda: [None for _ in pool.units(records)], daemon=True)\n"

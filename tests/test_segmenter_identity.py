@@ -1,0 +1,126 @@
+"""The native cutter gives exactly jieba's tokens: words, sub-words and characters.
+
+jieba stays the reference (`CASEDIGEST_SEGMENTER=jieba`); the native cutter is used only
+because these tests show it cuts every real case and every fixture the same way, with the
+legal dictionary. `indexing/cutters.py` says why the two differed before and what undoes it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import CAIL, CAIL_MAP, ROOT
+from indexing.documents import units_for
+from indexing.field_map import FieldMap
+from indexing.folding import fold
+from indexing.loader import read_records
+from indexing.readers import Rejection
+from indexing.engines.base import Record
+from indexing.segmenter import Segmenter, legal_dictionary_path
+
+
+@pytest.fixture(scope="module")
+def reference() -> Segmenter:
+    return Segmenter(cutter="jieba")
+
+
+@pytest.fixture(scope="module")
+def native() -> Segmenter:
+    return Segmenter(cutter="native")
+
+
+def _records(path: Path, field_map: FieldMap | None = None) -> list[Record]:
+    items = [item for _, item in read_records(path, field_map)]
+    assert items and not any(isinstance(item, Rejection) for item in items), path
+    return [item for item in items if not isinstance(item, Rejection)]
+
+
+def _texts(record: Record) -> list[str]:
+    texts = [record.title, record.summary or "", *record.keywords, *record.legal_basis]
+    texts += [getattr(record, name, None) or "" for name in ("full_text", "court", "case_number", "body")]
+    texts += [*getattr(record, "charges", []), *(p.text for p in getattr(record, "paragraphs", []))]
+    return [fold(t) for t in texts if t]
+
+
+def _differences(records: list[Record], native: Segmenter, reference: Segmenter, units: bool = True) -> list[str]:
+    """One line per record whose streams (or index units) differ, naming the first difference."""
+    found = []
+    for record in records:
+        for text in _texts(record):
+            for stream in ("words", "index_words", "chars"):
+                mine, theirs = getattr(native, stream)(text), getattr(reference, stream)(text)
+                if mine != theirs:
+                    at = next((i for i, (a, b) in enumerate(zip(mine, theirs)) if a != b), min(len(mine), len(theirs)))
+                    found.append(f"{record.id} {stream}: native {mine[at:at + 3]} jieba {theirs[at:at + 3]}")
+                    break
+        if units and units_for(record, native) != units_for(record, reference):
+            found.append(f"{record.id}: index units differ")
+    return found
+
+
+@pytest.mark.slow
+def test_native_cuts_every_real_case_as_jieba_does(native: Segmenter, reference: Segmenter) -> None:
+    records = _records(CAIL, FieldMap.load(CAIL_MAP))
+    assert len(records) == 4496
+    # the index units are these streams per field; comparing them too would double the run
+    assert _differences(records, native, reference, units=False) == []
+
+
+@pytest.mark.parametrize("name", ["cases.jsonl", "resolutions.jsonl"])
+def test_native_cuts_every_fixture_as_jieba_does(native: Segmenter, reference: Segmenter, name: str) -> None:
+    assert _differences(_records(ROOT / "fixtures" / name), native, reference) == []
+
+
+def test_both_cutters_know_the_same_dictionary(native: Segmenter, reference: Segmenter) -> None:
+    assert native._freq == reference._freq
+    assert native.is_word("黑社会性质组织") and native.is_word("B超")  # B超: the word jieba-rs's own dictionary lacks
+
+
+def test_native_keeps_jiebas_larger_total(native: Segmenter, reference: Segmenter) -> None:
+    # jieba's total counts a user word again when the dictionary already had it; with the
+    # smaller total jieba-rs would cut 三车, 兴达 and 对开 in two
+    text = "造成三车部件受损，唐山市丰南区兴达物资有限公司对开路段"
+    assert native.words(text) == reference.words(text)
+    assert {"三车", "兴达", "对开"} <= set(native.words(text))
+
+
+@pytest.fixture(scope="module")
+def with_rare_han(tmp_path_factory: pytest.TempPathFactory) -> tuple[Segmenter, Segmenter]:
+    """Both cutters, with user words made of characters that jieba does not call Han."""
+    dictionary = tmp_path_factory.mktemp("dictionary") / "words.txt"
+    extra = "㐀某村 50\n鿖鿗法院 50\n\U00020000文物 50\n\uf900人 50\n"
+    dictionary.write_text(legal_dictionary_path().read_text("utf-8") + extra, "utf-8")
+    return Segmenter(dictionary, "native"), Segmenter(dictionary, "jieba")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "被告人在㐀某村贩卖毒品",  # CJK extension A: jieba yields each such character alone
+        "鿖鿗法院审理",  # U+9FD6–U+9FFF, outside jieba's Han class
+        "走私\U00020000文物a\U0002a6d6b2015年",  # supplementary-plane ideographs between words and Latin runs
+        "罪犯\uf900人",  # a compatibility ideograph
+    ],
+)
+def test_native_cuts_around_characters_jieba_does_not_call_han(
+    with_rare_han: tuple[Segmenter, Segmenter], text: str
+) -> None:
+    # jieba never matches a word holding such a character; jieba-rs would, unless cut around it
+    native, reference = with_rare_han
+    assert native.words(text) == reference.words(text)
+    assert native.index_words(text) == reference.index_words(text)
+
+
+def test_words_added_without_a_frequency_get_jiebas_suggestion(tmp_path: Path) -> None:
+    # after the legal dictionary, jieba's total is larger than jieba-rs's, and jieba suggests
+    # from its own cut of the word: 兴达 whole gives another frequency than 兴 + 达
+    dictionary = tmp_path / "words.txt"
+    extra = "# no frequencies: jieba suggests one from the words it has\n兴达\n三车\n对开\n三车部件\n电诈窝点 9\n"
+    dictionary.write_text(legal_dictionary_path().read_text("utf-8") + extra, "utf-8")
+    native, reference = Segmenter(dictionary, "native"), Segmenter(dictionary, "jieba")
+    text = "造成三车部件受损，丰南兴达对开路段的电诈窝点"
+    assert native._freq == reference._freq
+    assert native.words(text) == reference.words(text)
+    assert native.index_words(text) == reference.index_words(text)
