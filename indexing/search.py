@@ -11,11 +11,9 @@ import base64
 import binascii
 import hashlib
 import json
-import math
 import time
-from collections import Counter
 from dataclasses import dataclass, replace
-from typing import AbstractSet, Any, Iterator, Literal
+from typing import TYPE_CHECKING, AbstractSet, Any, Iterator, Literal
 
 from pydantic import BaseModel, Field
 
@@ -50,6 +48,9 @@ from indexing.query_rewrite import Expansion, Rewriter, relax
 from indexing.ranking import CHAR_FALLBACK_MAX_DF, CHAR_RUN_MAX_DF, MIN_STRICT_RESULTS, PHRASE_BOOST
 from indexing.records import CaseDigest, Resolution
 from indexing.segmenter import Segmenter
+
+if TYPE_CHECKING:
+    from indexing.similar.models import SimilarRequest, SimilarResult
 
 MAX_PAGE_SIZE = 100
 MAX_PAGE_DEPTH = 10_000  # beyond this, page with the cursor
@@ -391,32 +392,24 @@ class SearchService:
         return record
 
     def related(self, record_id: str, size: int = 10) -> list[Hit]:
-        """More like this: records sharing the most distinctive words of this one."""
-        if not 1 <= size <= MAX_PAGE_SIZE:
-            raise BadRequest(f"size must be between 1 and {MAX_PAGE_SIZE}", {"size": size})
-        record = self.get(record_id)
-        text = record.title + "\n" + (record.summary or "")
-        if isinstance(record, Resolution):
-            text += "\n".join(p.text for p in record.paragraphs)
-        words = [w for w in self.segmenter.words(fold(text)) if len(w) > 1]
-        counts = Counter(words)
-        dfs = self.engine.doc_freqs(counts)
-        weights = {
-            w: tf * math.log(1 + dfs.total / (1 + dfs.words[w]))
-            for w, tf in counts.items()
-            if dfs.words.get(w, 0) >= 2  # a word only this record has cannot relate it to another
-        }
-        top = sorted(weights, key=lambda w: -weights[w])[:20]
-        if not top:
-            return []
-        query = EngineQuery(
-            match=Or(tuple(Term(w, "summary") for w in top)),
-            filters=Filters(records_only=True),
-            exclude_records=(record.id,),
-            size=size,
-            with_records=True,
-        )
-        return self._dress(self.engine.search(query).hits, top)
+        """Records similar to this one, by the similar-case method (its own text as the facts)."""
+        from indexing.similar.search import related_cases  # the similar package builds on this module
+
+        return list(related_cases(self, self.get(record_id), size).hits)
+
+    def similar(self, request: "SimilarRequest") -> "SimilarResult":
+        """Similar-case search (类案检索): pasted facts in, ranked similar cases with reasons out."""
+        from indexing.similar.search import similar_cases
+
+        return similar_cases(self, request)
+
+    def doc_freqs(self, words: AbstractSet[str], chars: AbstractSet[str] = frozenset()) -> DocFreqs:
+        """Document frequencies of words and characters in the index (cached for a minute)."""
+        return self._doc_freqs(words, chars)
+
+    def records_of(self, engine_hits: list[EngineHit]) -> dict[str, Record]:
+        """The records of engine hits, looked up only where the engine did not send them."""
+        return self._records_of(engine_hits)
 
     def crime_form_counts(self) -> dict[str, int]:
         """Number of records carrying each crime form (a sub-form counts for its parent)."""

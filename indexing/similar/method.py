@@ -1,0 +1,188 @@
+"""The similar-case method: key terms → weighted OR over the index → charge vote → re-rank.
+
+1. The facts' key terms (`keyterms`) make one weighted OR query (BM25 per term, times the
+   term's tf·idf weight), the same tree on both engines.
+2. The first candidates vote on the charges, crime forms and statute articles of the facts
+   (`charge_vote`); a record whose own charges are known (related cases) uses them instead.
+3. Candidates are re-ranked by their text score (relative to the best) plus how much of the
+   predicted charge mass they carry, so a case of the same conduct outranks one that only
+   shares words.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import time
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence
+
+from indexing.crime_forms import TAXONOMY
+from indexing.engines.base import Engine, Record
+from indexing.errors import BadRequest, InvalidCursor
+from indexing.folding import fold
+from indexing.query_model import Boosted, DocFreqs, EngineQuery, Filters, Or, Term
+from indexing.records import CaseDigest, Resolution
+from indexing.segmenter import Segmenter
+from indexing.similar.charge_vote import Prediction, vote
+from indexing.similar.keyterms import KeyTerm, candidate_words, key_terms
+from indexing.similar.models import (
+    MAX_RESULTS,
+    MAX_TEXT_CHARS,
+    PredictedLabel,
+    SimilarHit,
+    SimilarResult,
+    WeightedTerm,
+    WhySimilar,
+)
+
+# Weight of the predicted-charge agreement against the text score (which is scaled to 0..1).
+CHARGE_WEIGHT = 0.6
+# A candidate's charges that the facts give (almost) no vote to count against it: a case of
+# theft plus robbery is less alike to plain theft facts than a case of theft alone.
+EXTRA_CHARGE_PENALTY = 0.3
+UNVOTED = 0.05
+# Predictions below this confidence are not shown as reasons.
+SHOWN_CONFIDENCE = 0.2
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the facts come to before any candidate is ranked."""
+
+    terms: list[KeyTerm]
+    query: EngineQuery
+
+
+def record_text(record: Record) -> str:
+    """The text of a record that stands for its facts (title, summary, full text, paragraphs)."""
+    parts = [record.title, record.summary or ""]
+    if isinstance(record, CaseDigest) and record.full_text:
+        parts.append(record.full_text)
+    if isinstance(record, Resolution):
+        parts += [p.text for p in record.paragraphs]
+    return "\n".join(parts)
+
+
+def plan(
+    text: str,
+    segmenter: Segmenter,
+    doc_freqs: Callable[[set[str]], DocFreqs],
+    filters: Filters,
+    exclude: Sequence[str] = (),
+) -> Plan:
+    """The key terms of `text` and the engine query that finds its candidates."""
+    terms = key_terms(candidate_words(segmenter.words(fold(text))), doc_freqs)
+    query = EngineQuery(
+        match=Or(tuple(Boosted(Term(t.word), round(t.weight, 4)) for t in terms)),
+        filters=replace(filters, records_only=True),
+        exclude_records=tuple(exclude),
+        size=MAX_RESULTS,
+        with_records=True,
+    )
+    return Plan(terms, query)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    record: Record
+    unit_id: str
+    similarity: float
+
+
+def rank(
+    candidates: Sequence[tuple[float, str, Record]], charges: Sequence[Prediction]
+) -> list[Ranked]:
+    """Re-rank (text score, unit id, record) candidates by text score and charge agreement."""
+    if not candidates:
+        return []
+    best = max(score for score, _, _ in candidates) or 1.0
+    mass = {p.value: p.confidence for p in charges}
+    out = []
+    for score, unit_id, record in candidates:
+        own = record.charges if isinstance(record, CaseDigest) else []
+        agreement = sum(mass.get(c, 0.0) for c in own)
+        extra = sum(1 for c in own if mass.get(c, 0.0) < UNVOTED)
+        similarity = score / best + CHARGE_WEIGHT * min(agreement, 1.0) - EXTRA_CHARGE_PENALTY * CHARGE_WEIGHT * min(extra, 1)
+        out.append(Ranked(record, unit_id, round(similarity, 4)))
+    out.sort(key=lambda r: (-r.similarity, r.record.id))
+    return out
+
+
+def predictions(candidates: Sequence[tuple[float, str, Record]]) -> tuple[list[Prediction], list[Prediction], list[Prediction]]:
+    """Charges, crime forms and statute articles voted by the nearest candidates."""
+    charges = vote([(s, r.charges if isinstance(r, CaseDigest) else []) for s, _, r in candidates])
+    forms = vote([(s, r.crime_form_codes) for s, _, r in candidates])
+    articles = vote([(s, r.legal_basis if isinstance(r, CaseDigest) else []) for s, _, r in candidates])
+    return charges, forms, articles
+
+
+def why(record: Record, terms: Sequence[KeyTerm], charges: Sequence[Prediction], articles: Sequence[Prediction]) -> WhySimilar:
+    """The key terms, (predicted or known) charges and statute articles a candidate shares with the facts."""
+    folded = fold(record_text(record))
+    shown_charges = {p.value for p in charges if p.confidence >= SHOWN_CONFIDENCE}
+    shown_articles = {p.value for p in articles if p.confidence >= SHOWN_CONFIDENCE}
+    own_charges = record.charges if isinstance(record, CaseDigest) else []
+    own_articles = record.legal_basis if isinstance(record, CaseDigest) else []
+    return WhySimilar(
+        shared_terms=[WeightedTerm(word=t.word, weight=round(t.weight, 3)) for t in terms if t.word in folded],
+        shared_charges=[c for c in own_charges if c in shown_charges],
+        shared_articles=[a for a in own_articles if a in shown_articles],
+    )
+
+
+def labels(predictions: Sequence[Prediction], label: Callable[[str], str]) -> list[PredictedLabel]:
+    return [PredictedLabel(value=p.value, label=label(p.value), confidence=p.confidence)
+            for p in predictions if p.confidence >= SHOWN_CONFIDENCE / 2][:5]
+
+
+def form_label(code: str) -> str:
+    form = TAXONOMY.get(code)
+    return form.zh if form else code
+
+
+def check_text(text: str) -> str:
+    """The facts, stripped; a 400 when there are none or too many."""
+    text = text.strip()
+    if not text:
+        raise BadRequest("text is empty: paste the facts of the case", {"text_chars": 0})
+    if len(text) > MAX_TEXT_CHARS:
+        raise TextTooLong(
+            f"text has {len(text)} characters; similar-case search takes at most {MAX_TEXT_CHARS}",
+            {"text_chars": len(text), "max_chars": MAX_TEXT_CHARS},
+        )
+    return text
+
+
+class TextTooLong(BadRequest):
+    code = "text_too_long"
+    status = 413
+
+
+def fingerprint(text: str, filters: Filters) -> str:
+    key = json.dumps([text, repr(filters)], ensure_ascii=False)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def encode_cursor(offset: int, owner: str) -> str:
+    raw = json.dumps({"o": offset, "f": owner}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, owner: str) -> int:
+    """The offset a similar-case cursor stands for; it must come from the same facts and filters."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        offset, found = int(data["o"]), data["f"]
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        raise InvalidCursor("cursor is not one this service issued", {"cursor": cursor[:100]}) from None
+    if found != owner or not 0 <= offset < MAX_RESULTS:
+        raise InvalidCursor("cursor belongs to different facts or filters", {"cursor": cursor[:100]})
+    return offset
+
+
+def timed() -> Callable[[], float]:
+    started = time.perf_counter()
+    return lambda: round((time.perf_counter() - started) * 1000, 2)
