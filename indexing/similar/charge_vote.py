@@ -23,7 +23,7 @@ class Prediction:
     confidence: float
 
 
-def vote(neighbours: Sequence[tuple[float, Sequence[str]]], voters: int = VOTERS) -> list[Prediction]:
+def vote(neighbours: Sequence[tuple[float, Sequence[str]]], voters: int | None = None) -> list[Prediction]:
     """Labels of the best-scored neighbours, each weighted by its score and rank.
 
     `neighbours` are (score, labels) pairs, best first. A label's confidence is the share of
@@ -32,7 +32,7 @@ def vote(neighbours: Sequence[tuple[float, Sequence[str]]], voters: int = VOTERS
     """
     weights: dict[str, float] = defaultdict(float)
     total = 0.0
-    for rank, (score, labels) in enumerate(neighbours[:voters]):
+    for rank, (score, labels) in enumerate(neighbours[: VOTERS if voters is None else voters]):
         weight = max(score, 0.0) * RANK_DECAY**rank
         total += weight
         for label in dict.fromkeys(labels):

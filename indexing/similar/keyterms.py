@@ -47,7 +47,7 @@ def idf(df: int, total: int) -> float:
 
 
 def key_terms(
-    counts: Counter[str], doc_freqs: Callable[[set[str]], DocFreqs], limit: int = MAX_TERMS
+    counts: Counter[str], doc_freqs: Callable[[set[str]], DocFreqs], limit: int | None = None
 ) -> list[KeyTerm]:
     """The `limit` best words of a text, by (1 + ln tf) · idf, boilerplate and unknown words dropped.
 
@@ -58,7 +58,7 @@ def key_terms(
         return []
     dfs = doc_freqs(set(counts))
     total = max(dfs.total, 1)
-    ceiling = BOILERPLATE_SHARE * total
+    ceiling = BOILERPLATE_SHARE * total  # read at call time, so a benchmark can tune it
     terms = []
     for word, tf in counts.items():
         df = dfs.words.get(word, 0)
@@ -66,4 +66,4 @@ def key_terms(
             continue
         terms.append(KeyTerm(word, (1 + math.log(tf)) * idf(df, total), tf, df))
     terms.sort(key=lambda t: (-t.weight, t.word))
-    return terms[:limit]
+    return terms[: MAX_TERMS if limit is None else limit]
