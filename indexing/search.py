@@ -43,7 +43,7 @@ from indexing.query_model import (
     query_words,
     with_fallbacks,
 )
-from indexing.query_parser import parse_query
+from indexing.query_parser import is_long_plain_text, parse_query
 from indexing.query_rewrite import Expansion, Rewriter, relax
 from indexing.ranking import CHAR_FALLBACK_MAX_DF, CHAR_RUN_MAX_DF, MIN_STRICT_RESULTS, PHRASE_BOOST
 from indexing.records import CaseDigest, Resolution
@@ -144,7 +144,8 @@ class SearchResult(BaseModel):
     page: int | None  # None when the page was reached with a cursor
     size: int
     sort: Literal["relevance", "date"]
-    match: Literal["all", "partial"] = "all"
+    # "similar": the query was long plain text, searched as similar-case facts (no facets then)
+    match: Literal["all", "partial", "similar"] = "all"
     expansions: list[ExpansionView] = Field(default_factory=list)
     took_ms: float
     hits: list[Hit]
@@ -181,6 +182,8 @@ class SearchService:
                 f"pages beyond result {MAX_PAGE_DEPTH} are reached with the cursor, not page numbers",
                 {"page": request.page},
             )
+        if is_long_plain_text(request.q, self.segmenter):
+            return self._search_as_similar(request, offset)
         parsed = parse_query(request.q, self.segmenter)
         node, expansions = self.rewriter.expand(parsed.node) if request.expand else (parsed.node, [])
         fingerprint = _fingerprint(request, sort)
@@ -402,6 +405,27 @@ class SearchService:
         from indexing.similar.search import similar_cases
 
         return similar_cases(self, request)
+
+    def _search_as_similar(self, request: SearchRequest, offset: int) -> SearchResult:
+        """A long plain-text query: the similar-case answer in the shape of a search answer."""
+        from indexing.similar.models import SimilarRequest
+        from indexing.similar.search import similar_cases
+
+        fields = request.model_dump(include={"crime_form", "doc_type", "country", "court", "charge",
+                                             "year_from", "year_to", "size", "cursor"})
+        found = similar_cases(self, SimilarRequest(text=request.q, **fields), offset)
+        return SearchResult(
+            query=request.q,
+            total=found.total,
+            page=None if request.cursor else request.page,
+            size=request.size,
+            sort="relevance",
+            match="similar",
+            took_ms=found.took_ms,
+            hits=list(found.hits),
+            facets={},
+            next_cursor=found.next_cursor,
+        )
 
     def doc_freqs(self, words: AbstractSet[str], chars: AbstractSet[str] = frozenset()) -> DocFreqs:
         """Document frequencies of words and characters in the index (cached for a minute)."""

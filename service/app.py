@@ -13,7 +13,7 @@ from service.errors import install_error_handlers
 from service.fixtures import load_fixtures_if_empty
 from service import web
 from service.auth import read_dependencies
-from service.routes import health, records, search, writes
+from service.routes import health, records, search, similar, writes
 from service.settings import Settings, get_settings
 from service.state import AppState
 
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     reads = read_dependencies(settings)  # empty unless reads require a key
     app.include_router(search.router, dependencies=reads)
     app.include_router(records.router, dependencies=reads)
+    app.include_router(similar.router, dependencies=reads)
     app.include_router(writes.router)  # each write checks the key's role itself
     app.include_router(health.router)  # probes stay open
     app.include_router(web.router, dependencies=reads)  # the search page, on the same core

@@ -44,6 +44,10 @@ CHARGE_WEIGHT = 0.6
 # theft plus robbery is less alike to plain theft facts than a case of theft alone.
 EXTRA_CHARGE_PENALTY = 0.3
 UNVOTED = 0.05
+# Fields the key terms are looked for in (None: every text field, with the usual field weights).
+FIELDS: tuple[str, ...] | None = None
+# How many of the best text matches are re-ranked (and voted on); pages end there.
+CANDIDATES = MAX_RESULTS
 # Predictions below this confidence are not shown as reasons.
 SHOWN_CONFIDENCE = 0.2
 
@@ -76,13 +80,19 @@ def plan(
     """The key terms of `text` and the engine query that finds its candidates."""
     terms = key_terms(candidate_words(segmenter.words(fold(text))), doc_freqs)
     query = EngineQuery(
-        match=Or(tuple(Boosted(Term(t.word), round(t.weight, 4)) for t in terms)),
+        match=Or(tuple(Boosted(_term(t.word), round(t.weight, 4)) for t in terms)),
         filters=replace(filters, records_only=True),
         exclude_records=tuple(exclude),
-        size=MAX_RESULTS,
+        size=CANDIDATES,
         with_records=True,
     )
     return Plan(terms, query)
+
+
+def _term(word: str) -> Term | Or:
+    if FIELDS is None:
+        return Term(word)
+    return Or(tuple(Term(word, field) for field in FIELDS))
 
 
 @dataclass(frozen=True)

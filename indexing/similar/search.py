@@ -17,15 +17,20 @@ if TYPE_CHECKING:
     from indexing.search import SearchService
 
 
-def similar_cases(service: "SearchService", request: SimilarRequest) -> SimilarResult:
-    """Cases similar to pasted facts, ranked, each with why; and what the facts predict."""
+def similar_cases(service: "SearchService", request: SimilarRequest, offset: int = 0) -> SimilarResult:
+    """Cases similar to pasted facts, ranked, each with why; and what the facts predict.
+
+    Pages go on with the answer's `next_cursor`; `offset` starts elsewhere without one (a
+    search front door that pages by number).
+    """
     elapsed = method.timed()
     text = method.check_text(request.text)
     if not 1 <= request.size <= MAX_PAGE_SIZE:
         raise BadRequest(f"size must be between 1 and {MAX_PAGE_SIZE}", {"size": request.size})
     filters = service.filters(SearchRequest(**request.model_dump(include=_FILTER_FIELDS)))
     owner = method.fingerprint(text, filters)
-    offset = method.decode_cursor(request.cursor, owner) if request.cursor else 0
+    if request.cursor:
+        offset = method.decode_cursor(request.cursor, owner)
     return _run(service, text, filters, (), None, offset, request.size, owner, elapsed)
 
 
