@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from service.errors import install_error_handlers
 from service.fixtures import load_fixtures_if_empty
-from service import web
+from service import similar_web, web
 from service.auth import read_dependencies
 from service.routes import health, records, search, similar, writes
 from service.settings import Settings, get_settings
@@ -59,5 +59,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(writes.router)  # each write checks the key's role itself
     app.include_router(health.router)  # probes stay open
     app.include_router(web.router, dependencies=reads)  # the search page, on the same core
+    app.include_router(similar_web.router, dependencies=reads)  # 类案检索 and its report
     web.mount_static(app)
     return app
