@@ -3,6 +3,7 @@
     python bench/similar.py                      # both engines and every peer (starts its own node)
     python bench/similar.py --systems embedded   # quick: the product on the embedded engine and the old method
     python bench/similar.py --write-readme       # also put the tables into README.md
+    python bench/similar.py --tune               # the weight grid on the tune split (embedded engine)
 
 Queries are pasted facts: held-out real cases (their `fact`, removed from the index — the
 index holds every other case) and the fact descriptions written for the project in
@@ -378,6 +379,37 @@ def run_corpus(label: str, index: Sequence[CaseDigest], queries: Sequence[SimQue
             engine.close()
 
 
+# The grid the weights were chosen from: (module, constant) → values, one at a time from the
+# chosen setting, scored on the tune split only.
+TUNING_GRID: dict[tuple[str, str], list[Any]] = {
+    ("method", "CHARGE_WEIGHT"): [0.0, 0.3, 0.6, 1.0, 1.5],
+    ("method", "EXTRA_CHARGE_PENALTY"): [0.0, 0.3, 0.6],
+    ("method", "FIELDS"): [None, ("summary", "full_text"), ("title", "summary", "full_text")],
+    ("keyterms", "MAX_TERMS"): [20, 40, 80, 120],
+    ("charge_vote", "VOTERS"): [8, 15, 25],
+}
+
+
+def tune(segmenter: Segmenter, queries: Sequence[SimQuery], index: Sequence[CaseDigest], workdir: Path) -> None:
+    """nDCG@10 on the tune split for each value of each constant, the others as chosen."""
+    from indexing.similar import charge_vote, keyterms, method
+
+    modules = {"method": method, "keyterms": keyterms, "charge_vote": charge_vote}
+    engine = EmbeddedEngine(workdir / "tune.db", segmenter)
+    load_engine(engine, index, "embedded")
+    service = SearchService(engine, segmenter)
+    chosen = [q for q in queries if q.split == "tune"]
+    for (module, name), values in TUNING_GRID.items():
+        kept = getattr(modules[module], name)
+        for value in values:
+            setattr(modules[module], name, value)
+            scores = evaluate({"product": product(service)}, chosen, index)["product"]
+            print(f"{name} = {value!r}: nDCG@10 {statistics.fmean(m['nDCG@10'] for m in scores.values()):.4f}"
+                  + ("  (chosen)" if value == kept else ""), flush=True)
+        setattr(modules[module], name, kept)
+    engine.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--systems", choices=["all", "embedded"], default="all")
@@ -385,10 +417,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=9273, help="port of the Elasticsearch node it starts")
     parser.add_argument("--url", help="use this running Elasticsearch node instead of starting one")
     parser.add_argument("--write-readme", action="store_true")
+    parser.add_argument("--tune", action="store_true", help="print the weight grid on the tune split and stop")
     args = parser.parse_args(argv)
     segmenter = Segmenter()
     queries, index = pick_queries(real_cases())
     queries += written_queries()
+    if args.tune:
+        with tempfile.TemporaryDirectory() as tmp:
+            tune(segmenter, queries, index, Path(tmp))
+        return 0
     started_node = args.systems == "all" and not args.url
     url = args.url or (start_node(args.port, "1g") if started_node else None)
     sections = []

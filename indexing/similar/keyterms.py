@@ -20,7 +20,7 @@ BOILERPLATE_SHARE = 0.2
 
 # How many key terms a query keeps: enough for a 2,000-character text to keep its specific
 # conduct words, few enough that the OR query stays fast on both engines.
-MAX_TERMS = 40
+MAX_TERMS = 80
 
 # Numbers, dates and amounts differ between every two cases (the weight is in the words).
 _NUMERIC = re.compile(r"^[0-9a-z.]*[0-9][0-9a-z.]*$")

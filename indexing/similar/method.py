@@ -39,13 +39,13 @@ from indexing.similar.models import (
 )
 
 # Weight of the predicted-charge agreement against the text score (which is scaled to 0..1).
-CHARGE_WEIGHT = 0.6
+CHARGE_WEIGHT = 1.5
 # A candidate's charges that the facts give (almost) no vote to count against it: a case of
 # theft plus robbery is less alike to plain theft facts than a case of theft alone.
-EXTRA_CHARGE_PENALTY = 0.3
+EXTRA_CHARGE_PENALTY = 0.6
 UNVOTED = 0.05
 # Fields the key terms are looked for in (None: every text field, with the usual field weights).
-FIELDS: tuple[str, ...] | None = None
+FIELDS: tuple[str, ...] | None = ("summary", "full_text")
 # How many of the best text matches are re-ranked (and voted on); pages end there.
 CANDIDATES = MAX_RESULTS
 # Predictions below this confidence are not shown as reasons.
