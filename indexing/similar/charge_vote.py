@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 # How many of the nearest cases vote, and how fast a neighbour's vote fades with its rank.
-VOTERS = 15
+VOTERS = 25
 RANK_DECAY = 0.85
 
 
