@@ -36,7 +36,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
@@ -48,7 +48,7 @@ from elasticsearch import Elasticsearch, helpers  # noqa: E402
 from bench.engines import es_settings, load_engine, start_node, stop_node, wait_for_merges  # noqa: E402
 from bench.metrics import charge_forms  # noqa: E402
 from indexing.crime_form_inference import infer_from_charges, infer_from_text, normalize_charge  # noqa: E402
-from indexing.engines.base import Engine, Record  # noqa: E402
+from indexing.engines.base import Engine  # noqa: E402
 from indexing.engines.embedded import EmbeddedEngine  # noqa: E402
 from indexing.field_map import FieldMap  # noqa: E402
 from indexing.folding import fold  # noqa: E402
@@ -57,7 +57,6 @@ from indexing.query_model import EngineQuery, Filters, Or, Term  # noqa: E402
 from indexing.records import CaseDigest  # noqa: E402
 from indexing.search import SearchService  # noqa: E402
 from indexing.segmenter import Segmenter  # noqa: E402
-from indexing.similar.keyterms import idf  # noqa: E402
 from indexing.similar.models import SimilarRequest  # noqa: E402
 from service.state import elasticsearch_client, open_engine  # noqa: E402
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 from indexing.crime_forms import TAXONOMY
-from indexing.engines.base import Engine, Record
+from indexing.engines.base import Record
 from indexing.errors import BadRequest, InvalidCursor
 from indexing.folding import fold
 from indexing.query_model import Boosted, DocFreqs, EngineQuery, Filters, Or, Term
@@ -32,8 +32,6 @@ from indexing.similar.models import (
     MAX_RESULTS,
     MAX_TEXT_CHARS,
     PredictedLabel,
-    SimilarHit,
-    SimilarResult,
     WeightedTerm,
     WhySimilar,
 )

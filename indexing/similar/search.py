@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from indexing.engines.base import Record
 from indexing.errors import BadRequest
@@ -56,7 +56,7 @@ def _run(
     offset: int,
     size: int,
     owner: str | None,
-    elapsed: "method.Callable[[], float]",
+    elapsed: Callable[[], float],
 ) -> SimilarResult:
     plan = method.plan(text, service.segmenter, lambda words: service.doc_freqs(words), filters, exclude)
     candidates: list[tuple[float, str, Record]] = []
