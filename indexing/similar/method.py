@@ -23,7 +23,7 @@ from indexing.crime_forms import TAXONOMY
 from indexing.engines.base import Record
 from indexing.errors import BadRequest, InvalidCursor
 from indexing.folding import fold
-from indexing.query_model import Boosted, DocFreqs, EngineQuery, Filters, Or, Term
+from indexing.query_model import Boosted, ChargeIs, DocFreqs, EngineQuery, Filters, Node, Or, Term
 from indexing.records import CaseDigest, Resolution
 from indexing.segmenter import Segmenter
 from indexing.similar.charge_vote import Prediction, vote
@@ -74,11 +74,19 @@ def plan(
     doc_freqs: Callable[[set[str]], DocFreqs],
     filters: Filters,
     exclude: Sequence[str] = (),
+    charges: Sequence[str] = (),
 ) -> Plan:
-    """The key terms of `text` and the engine query that finds its candidates."""
+    """The key terms of `text` and the engine query that finds its candidates.
+
+    Known `charges` (a record's own, for related cases) also find candidates, weighted like
+    the best key term: a case of the same charge told in other words is still related.
+    """
     terms = key_terms(candidate_words(segmenter.words(fold(text))), doc_freqs)
+    clauses: list[Node] = [Boosted(_term(t.word), round(t.weight, 4)) for t in terms]
+    if terms:
+        clauses += [Boosted(ChargeIs(c), round(terms[0].weight, 4)) for c in charges]
     query = EngineQuery(
-        match=Or(tuple(Boosted(_term(t.word), round(t.weight, 4)) for t in terms)),
+        match=Or(tuple(clauses)),
         filters=replace(filters, records_only=True),
         exclude_records=tuple(exclude),
         size=CANDIDATES,

@@ -58,7 +58,8 @@ def _run(
     owner: str | None,
     elapsed: Callable[[], float],
 ) -> SimilarResult:
-    plan = method.plan(text, service.segmenter, lambda words: service.doc_freqs(words), filters, exclude)
+    known = [p.value for p in known_charges or ()]
+    plan = method.plan(text, service.segmenter, lambda words: service.doc_freqs(words), filters, exclude, known)
     candidates: list[tuple[float, str, Record]] = []
     if plan.terms:
         result = service.engine.search(plan.query)
