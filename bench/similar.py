@@ -432,13 +432,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             if args.corpus in ("both", "digests"):
                 sections += run_corpus("digests", index, queries, segmenter, Path(tmp), url, speed=True)
+                print("\n\n".join(sections), flush=True)  # the figures so far, before the long corpus
             if args.corpus in ("both", "long"):
                 sections += run_corpus("long", long_versions(index), queries, segmenter, Path(tmp), url, speed=False)
     finally:
         if started_node:
             stop_node(args.port)
     markdown = "\n\n".join(sections)
-    print(markdown)
+    if args.corpus == "both":
+        print("\n\n" + sections[-1])
+    elif args.corpus == "long":
+        print(markdown)
     if args.write_readme:
         text = README.read_text("utf-8")
         start, end = text.index(MARK_START) + len(MARK_START), text.index(MARK_END)
