@@ -61,6 +61,21 @@ def parse_query(text: str, segmenter: Segmenter) -> ParsedQuery:
     return ParsedQuery(node, tuple(parser.phrase_boosts))
 
 
+# Anything the query syntax reads: quotes, parentheses, OR/AND/NOT, a leading minus, field:word.
+_OPERATOR = re.compile(r'["()]|(?:^|\s)(?:OR|AND|NOT)(?=\s|$)|(?:^|\s)-\S|(?:^|\s)[A-Za-z_]+:')
+
+
+def is_long_plain_text(text: str, segmenter: Segmenter) -> bool:
+    """Whether a query is pasted prose rather than a query: no operators, past the short-query size.
+
+    Such a text is searched as similar-case facts instead of being refused.
+    """
+    folded = fold_punctuation(text)
+    if _OPERATOR.search(folded):
+        return False
+    return len(text) > MAX_QUERY_CHARS or len(segmenter.query_words(text)) > MAX_TERMS
+
+
 def fold_punctuation(text: str) -> str:
     """Fold only what the syntax reads (quotes, parentheses, colons, spaces), keeping case."""
     return "".join(ch if ch.isalpha() else fold(ch) for ch in text)

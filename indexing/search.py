@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
-from collections import Counter
 from dataclasses import replace
-from typing import AbstractSet, Any, Iterator, Literal
+from typing import TYPE_CHECKING, AbstractSet, Any, Iterator, Literal
 
 from pydantic import BaseModel, Field
 
@@ -34,7 +32,6 @@ from indexing.query_model import (
     Filters,
     MatchAll,
     Node,
-    Or,
     Phrase,
     Term,
     Words,
@@ -44,11 +41,14 @@ from indexing.query_model import (
     query_words,
     with_fallbacks,
 )
-from indexing.query_parser import parse_query
+from indexing.query_parser import is_long_plain_text, parse_query
 from indexing.query_rewrite import Expansion, Rewriter, relax
 from indexing.ranking import CHAR_FALLBACK_MAX_DF, CHAR_RUN_MAX_DF, MIN_STRICT_RESULTS, PHRASE_BOOST
-from indexing.records import CaseDigest, Resolution
+from indexing.records import CaseDigest
 from indexing.segmenter import Segmenter
+
+if TYPE_CHECKING:
+    from indexing.similar.models import SimilarRequest, SimilarResult
 
 MAX_PAGE_SIZE = 100
 MAX_PAGE_DEPTH = 10_000  # beyond this, page with the cursor
@@ -150,7 +150,8 @@ class SearchResult(BaseModel):
     # "partial": fewer than MIN_STRICT_RESULTS records hold every query word (under the same
     # filters) and more hold enough of them; the hits are then those best partial matches, and
     # `complete_total` says how many of all records hold every word.
-    match: Literal["all", "partial"] = "all"
+    # "similar": the query was long plain text, searched as similar-case facts (no facets then)
+    match: Literal["all", "partial", "similar"] = "all"
     complete_total: int | None = None
     expansions: list[ExpansionView] = Field(default_factory=list)
     took_ms: float
@@ -192,6 +193,8 @@ class SearchService:
                 f"pages beyond result {MAX_PAGE_DEPTH} are reached with the cursor, not page numbers",
                 {"page": request.page},
             )
+        if is_long_plain_text(request.q, self.segmenter):
+            return self._search_as_similar(request, offset)
         parsed = parse_query(request.q, self.segmenter)
         node, expansions = self.rewriter.expand(parsed.node) if request.expand else (parsed.node, [])
         fingerprint = _fingerprint(request, sort)
@@ -437,31 +440,45 @@ class SearchService:
         return record
 
     def related(self, record_id: str, size: int = 10) -> list[Hit]:
-        """More like this: records sharing the most distinctive words of this one."""
-        if not 1 <= size <= MAX_PAGE_SIZE:
-            raise BadRequest(f"size must be between 1 and {MAX_PAGE_SIZE}", {"size": size})
-        record = self.get(record_id)
-        text = record.title + "\n" + (record.summary or "")
-        if isinstance(record, Resolution):
-            text += "\n".join(p.text for p in record.paragraphs)
-        words = [w for w in self.segmenter.words(fold(text)) if len(w) > 1]
-        counts = Counter(words)
-        dfs = self.engine.doc_freqs(counts)
-        weights = {
-            w: tf * math.log(1 + dfs.total / (1 + dfs.words[w]))
-            for w, tf in counts.items()
-            if dfs.words.get(w, 0) >= 2  # a word only this record has cannot relate it to another
-        }
-        top = sorted(weights, key=lambda w: -weights[w])[:20]
-        if not top:
-            return []
-        query = EngineQuery(
-            match=Or(tuple(Term(w, "summary") for w in top)),
-            exclude_records=(record.id,),
-            size=size,
-            with_records=True,
+        """Records similar to this one, by the similar-case method (its own text as the facts)."""
+        from indexing.similar.search import related_cases  # the similar package builds on this module
+
+        return list(related_cases(self, self.get(record_id), size).hits)
+
+    def similar(self, request: "SimilarRequest") -> "SimilarResult":
+        """Similar-case search (类案检索): pasted facts in, ranked similar cases with reasons out."""
+        from indexing.similar.search import similar_cases
+
+        return similar_cases(self, request)
+
+    def _search_as_similar(self, request: SearchRequest, offset: int) -> SearchResult:
+        """A long plain-text query: the similar-case answer in the shape of a search answer."""
+        from indexing.similar.models import SimilarRequest
+        from indexing.similar.search import similar_cases
+
+        fields = request.model_dump(include={"crime_form", "doc_type", "country", "court", "charge",
+                                             "year_from", "year_to", "size", "cursor"})
+        found = similar_cases(self, SimilarRequest(text=request.q, **fields), offset)
+        return SearchResult(
+            query=request.q,
+            total=found.total,
+            page=None if request.cursor else request.page,
+            size=request.size,
+            sort="relevance",
+            match="similar",
+            took_ms=found.took_ms,
+            hits=list(found.hits),
+            facets={},
+            next_cursor=found.next_cursor,
         )
-        return self._dress(self.engine.search(query).hits, top)
+
+    def doc_freqs(self, words: AbstractSet[str], chars: AbstractSet[str] = frozenset()) -> DocFreqs:
+        """Document frequencies of words and characters in the index (cached for a minute)."""
+        return self._doc_freqs(words, chars)
+
+    def records_of(self, engine_hits: list[EngineHit]) -> dict[str, Record]:
+        """The records of engine hits, looked up only where the engine did not send them."""
+        return self._records_of(engine_hits)
 
     def crime_form_counts(self) -> dict[str, int]:
         """Number of records carrying each crime form (a sub-form counts for its parent)."""

@@ -14,10 +14,10 @@ from service.errors import install_error_handlers
 from service.middleware import RequestTargetLimit, UnexpectedErrors
 from service.fixtures import load_fixtures_if_empty
 from service.openapi import describe_responses
-from service import signin, web
+from service import signin, similar_web, web
 from service.api_docs import install_api_docs
 from service.auth import read_dependencies
-from service.routes import health, records, search, writes
+from service.routes import health, records, search, similar, writes
 from service.settings import Settings, get_settings
 from service.state import AppState
 
@@ -67,10 +67,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     reads = read_dependencies(settings)  # empty unless reads require a key
     app.include_router(search.router, dependencies=reads)
     app.include_router(records.router, dependencies=reads)
+    app.include_router(similar.router, dependencies=reads)
     app.include_router(writes.router)  # each write checks the key's role itself
     app.include_router(health.router)  # probes stay open
     app.include_router(web.router, dependencies=reads)  # the search page, on the same core
     app.include_router(signin.router)  # the pages' sign-in stays open, as the probes do
+    app.include_router(similar_web.router, dependencies=reads)  # 类案检索 and its report
     web.mount_static(app)
     describe_responses(app)  # OpenAPI: the real error statuses and media types, not FastAPI's 422
     install_api_docs(app)

@@ -346,7 +346,7 @@ def search(request: Request) -> Response:
 
 
 @router.api_route("/cases/{record_id}", methods=["GET", "HEAD"], response_class=HTMLResponse)
-def case(record_id: str, request: Request, q: str = "") -> HTMLResponse:
+def case(record_id: str, request: Request, q: str = "", back: str = "") -> HTMLResponse:
     """One record in full, the query's words marked, with related cases and cited paragraphs."""
     try:
         service = service_or_error(request)
@@ -364,7 +364,8 @@ def case(record_id: str, request: Request, q: str = "") -> HTMLResponse:
         forms=[(TAXONOMY.get(t.code), t.source) for t in record.crime_forms],
         basis=[(text, citation_href(text, resolution_ids)) for text in record.legal_basis],
         citation=case_citation(record, str(request.base_url).rstrip("/")), related=related,
-        back_url="/?" + urlencode({"q": q}) if q else "/",
+        # a similar-case result page sends its own URL, so "back" returns to the same facts
+        back_url=back if back.startswith("/similar?") else ("/?" + urlencode({"q": q}) if q else "/"),
     )
 
 

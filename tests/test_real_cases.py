@@ -151,3 +151,23 @@ def test_engines_rank_alike(real_services: dict[str, SearchService]) -> None:
     mean = sum(overlaps) / len(overlaps)
     print(f"average top-10 overlap embedded/elasticsearch: {mean:.3f}")
     assert mean >= 0.7
+
+
+# Facts of a pollution case in a practitioner's words (the example: as a search it
+# finds only partial matches; 63 of the real cases are 污染环境).
+POLLUTION_FACTS = "被告人违反规定将工厂电镀废水直接排入河道"
+
+
+@pytest.mark.slow
+def test_similar_cases_on_real_facts_agree_across_engines(real_services: dict[str, SearchService]) -> None:
+    from indexing.similar.models import SimilarRequest
+
+    answers = {}
+    for kind, service in real_services.items():
+        result = service.similar(SimilarRequest(text=POLLUTION_FACTS, size=10))
+        charged = sum(1 for h in result.hits if "污染环境" in h.charges)
+        assert charged >= 9, f"{kind}: only {charged} of 10 are pollution cases"
+        assert result.predicted_charges[0].value == "污染环境", kind
+        answers[kind] = [h.id for h in result.hits]
+    first, second = answers.values()
+    assert len(set(first) & set(second)) >= 8, answers

@@ -12,6 +12,7 @@ from indexing.engines.base import Record
 from indexing.errors import NotFound
 from indexing.records import Resolution
 from indexing.search import Hit
+from indexing.similar.models import SimilarHit
 from service.state import Search
 
 router = APIRouter(prefix="/v1", tags=["records"])
@@ -39,7 +40,7 @@ def get_case(record_id: RecordId, service: Search) -> dict[str, Any]:
     return record_view(service.get(record_id))
 
 
-@router.get("/cases/{record_id}/related", response_model=list[Hit], summary="相关案例（内容相似）")
+@router.get("/cases/{record_id}/related", response_model=list[SimilarHit], summary="相关案例（类案检索方法，以本案全文为事实）")
 def related(record_id: RecordId, service: Search, size: Annotated[int, Query(ge=1, le=100)] = 10) -> list[Hit]:
     return service.related(record_id, size)
 
