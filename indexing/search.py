@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from indexing.similar.models import SimilarRequest, SimilarResult
 
 MAX_PAGE_SIZE = 100
+MIN_YEAR, MAX_YEAR = 1800, 2100  # the years a record's date may have (`records.py`)
 MAX_PAGE_DEPTH = 10_000  # beyond this, page with the cursor
 MAX_FILTER_VALUES = 50  # values of one filter in one request (each costs the engine and the page)
 
@@ -370,6 +371,11 @@ class SearchService:
                 codes.append(countries.normalize(value))
             except ValueError as exc:
                 raise BadRequest(str(exc), {"country": value}) from None
+        for name in ("year_from", "year_to"):
+            year = getattr(request, name)
+            if year is not None and not MIN_YEAR <= year <= MAX_YEAR:
+                # a JSON body is not bounded by the GET route's checks; an engine must never see it
+                raise InvalidParameter(f"{name} must be between {MIN_YEAR} and {MAX_YEAR}", {name: year})
         if request.year_from is not None and request.year_to is not None and request.year_from > request.year_to:
             raise BadRequest(
                 f"year_from ({request.year_from}) is after year_to ({request.year_to})",

@@ -138,7 +138,8 @@ def describe_operation(operation: dict[str, Any], route: Any) -> None:
              for fmt in exports}
         )
     body = operation.get("requestBody", {}).get("content", {})
-    if "application/json" in body:
+    if body.get("application/json", {}).get("schema") == {"type": "object"}:
+        # a record write reads its body itself and declares it only as an object
         body["application/json"]["schema"] = RECORD_REF
     if NDJSON in body:
         # The bulk load answers one NDJSON line per record, then a summary line.

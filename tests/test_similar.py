@@ -180,6 +180,14 @@ def test_post_search_equals_get(client: TestClient) -> None:
     assert [h["id"] for h in posted["hits"]] == [h["id"] for h in got["hits"]] and posted["total"] == got["total"]
 
 
+@pytest.mark.parametrize("body", [{"year_from": 10**12}, {"year_to": -1}, {"q": "毒品", "year_from": 1799}])
+def test_post_search_years_are_bounded_like_get(client: TestClient, body: dict) -> None:
+    # a JSON body skips the GET route's own bounds; out of range, Elasticsearch failed every shard (a 503)
+    for path in ("/v1/search", "/v1/similar"):
+        response = client.post(path, json={"text": DRUG_FACTS, **body} if path == "/v1/similar" else body)
+        assert response.status_code == 400 and error_code(response) == "invalid_parameter", response.text
+
+
 def test_long_get_search_answers_similar(client: TestClient) -> None:
     response = client.get("/v1/search", params={"q": DRUG_FACTS * 12})
     assert response.status_code == 200 and response.json()["match"] == "similar"

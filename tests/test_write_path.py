@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -88,7 +89,9 @@ def test_writes_do_not_wait_for_the_read_thread_pool(tmp_path: Path) -> None:
                 assert (await client.get("/v1/cases/wp-2")).status_code == 200
                 assert (await client.get("/v1/cases/wp-3")).status_code == 404
 
-    anyio.run(scenario)
+    # On a thread of its own: a test run that already has an event loop (Playwright's) cannot start one here.
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(anyio.run, scenario).result()
 
 
 def test_a_batch_waits_for_another_writer_then_gives_up_with_a_503(tmp_path: Path) -> None:

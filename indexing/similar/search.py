@@ -85,7 +85,7 @@ def _run(
     page = ranked[offset : offset + size]
     hits = []
     for item in page:
-        hit = dress_hit(item.record, item.unit_id, item.similarity, needles)
+        hit = dress_hit(item.record, item.similarity, needles, service.segmenter)
         hits.append(SimilarHit(**hit.model_dump(), similarity=item.similarity,
                                why=method.why(item.record, plan.terms, known_charges or charges, articles)))
     following = offset + len(page)

@@ -48,14 +48,20 @@ async def read_body(request: Request, model: type[Model]) -> Model:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
 
 
-@router.post("/similar", response_model=SimilarResult,
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI description of a JSON body read by `read_body` (the route reads it itself)."""
+    schema = model.model_json_schema()
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+@router.post("/similar", response_model=SimilarResult, openapi_extra=json_body(SimilarRequest),
              summary="类案检索：粘贴案件事实（最多 20,000 字），返回相似案例、相似理由及预测罪名")
 async def similar(request: Request, service: Search) -> SimilarResult:
     wanted = await read_body(request, SimilarRequest)
     return await run_in_threadpool(service.similar, wanted)
 
 
-@router.post("/search", response_model=SearchResult, summary="以 JSON 请求体检索（参数同 GET /v1/search，仅 JSON 结果）")
+@router.post("/search", response_model=SearchResult, openapi_extra=json_body(SearchRequest), summary="以 JSON 请求体检索（参数同 GET /v1/search，仅 JSON 结果）")
 async def search_post(request: Request, service: Search) -> SearchResult:
     wanted = await read_body(request, SearchRequest)
     return await run_in_threadpool(service.search, wanted)
