@@ -48,11 +48,11 @@ import httpx  # noqa: E402
 
 from bench.engines import ES_SCRIPT, Table, start_node, stop_node  # noqa: E402
 from bench.load_and_query import DEFAULT_DATA, FIELD_MAP, machine_info, progress, summary_chars  # noqa: E402
-from indexing.documents import units_for  # noqa: E402
-from indexing.enrich import with_inferred_forms  # noqa: E402
-from indexing.field_map import FieldMap  # noqa: E402
-from indexing.records import parse_record  # noqa: E402
-from indexing.segmenter import Segmenter  # noqa: E402
+from indexing.engines.units import units_for  # noqa: E402
+from indexing.records.enrich import with_inferred_forms  # noqa: E402
+from indexing.loading.field_map import FieldMap  # noqa: E402
+from indexing.records.model import parse_record  # noqa: E402
+from indexing.text.segmenter import Segmenter  # noqa: E402
 from service.auth import create_key  # noqa: E402
 from service.settings import Settings  # noqa: E402
 from service.state import open_engine  # noqa: E402

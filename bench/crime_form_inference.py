@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from indexing.crime_form_inference import RULES, forms_for_charge, infer_from_charges, infer_from_text
-from indexing.crime_forms import TAXONOMY
+from indexing.records.crime_form_inference import RULES, forms_for_charge, infer_from_charges, infer_from_text
+from indexing.records.crime_forms import TAXONOMY
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared/data/cases/cail2018-dev.jsonl"

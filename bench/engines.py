@@ -81,15 +81,16 @@ from bench.metrics import (  # noqa: E402
     load_queries,
     summarize,
 )
-from indexing.crime_forms import TAXONOMY  # noqa: E402
-from indexing.documents import units_for  # noqa: E402
+from indexing.records.crime_forms import TAXONOMY  # noqa: E402
+from indexing.engines.units import units_for  # noqa: E402
 from indexing.engines.base import Engine, Record  # noqa: E402
 from indexing.engines.elastic import ElasticEngine  # noqa: E402
 from indexing.engines.embedded import EmbeddedEngine  # noqa: E402
 from indexing.errors import CasedigestError  # noqa: E402
-from indexing.search import SearchRequest, SearchService  # noqa: E402
-from indexing.segmenter import Segmenter  # noqa: E402
-from indexing.unit_pool import UnitPool  # noqa: E402
+from indexing.core.models import SearchRequest
+from indexing.core.search import SearchService  # noqa: E402
+from indexing.text.segmenter import Segmenter  # noqa: E402
+from indexing.engines.unit_pool import UnitPool  # noqa: E402
 from service.settings import Settings  # noqa: E402
 from service.state import elasticsearch_client, open_engine  # noqa: E402
 
@@ -434,7 +435,7 @@ def speed(args: argparse.Namespace, url: str, segmenter: Segmenter, workdir: Pat
             loads.add(name, how[name], f"{n / s:,.0f}", f"{chars / s / 1000:,.0f}", f"{s:.1f}", ratio)
         loads.notes.append("Our engines segment inside `upsert` (the native cutter with the legal dictionary, "
                            "sub-words, characters, for eight word fields and three character fields), in worker "
-                           "threads for batches of 500 or more (`indexing/unit_pool.py`); the peers index title + "
+                           "threads for batches of 500 or more (`indexing/engines/unit_pool.py`); the peers index title + "
                            "summary only. The ratio column divides by the one-thread segmentation rate; the targets "
                            "are 5× and 3× the rates before the native cutter (1,354 and 841 cases/s). The jieba and "
                            "native rows cut the same sample in this run, so their ratio is free of the machine's load.")

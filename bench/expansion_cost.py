@@ -4,7 +4,7 @@ N records replicated from the real cases (`bench/load_and_query.py` builds them)
 embedded engine and into the Elasticsearch engine on a node this script starts on `--port` and
 stops at the end. Then every judged query of `bench/relevance/queries.jsonl` (163 practitioners'
 queries, with their crime-form filters) runs through `SearchService.search` twice per round:
-with `expand=True` (the synonym dictionary and charge names of `indexing/query_rewrite.py`)
+with `expand=True` (the synonym dictionary and charge names of `indexing/query/rewrite.py`)
 and with `expand=False`. The two runs of a query are back to back, so both see the same machine
 state, and their order alternates from query to query and round to round. One warm-up round,
 then `--rounds` timed rounds.
@@ -48,8 +48,9 @@ from bench.metrics import KINDS, Query, load_queries  # noqa: E402
 from indexing.engines.base import Engine  # noqa: E402
 from indexing.engines.elastic import ElasticEngine  # noqa: E402
 from indexing.engines.embedded import EmbeddedEngine  # noqa: E402
-from indexing.search import SearchRequest, SearchResult, SearchService  # noqa: E402
-from indexing.segmenter import Segmenter  # noqa: E402
+from indexing.core.models import SearchRequest, SearchResult
+from indexing.core.search import SearchService  # noqa: E402
+from indexing.text.segmenter import Segmenter  # noqa: E402
 from service.state import open_engine  # noqa: E402
 
 RESULTS_MD = REPO_ROOT / "bench/results/expansion_cost.md"

@@ -18,11 +18,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from indexing.field_map import FieldMap  # noqa: E402
-from indexing.highlight import marked, snippets  # noqa: E402
-from indexing.loader import read_records  # noqa: E402
-from indexing.records import CaseDigest  # noqa: E402
-from indexing.segmenter import Segmenter  # noqa: E402
+from indexing.loading.field_map import FieldMap  # noqa: E402
+from indexing.text.highlight import marked, snippets  # noqa: E402
+from indexing.loading.loader import read_records  # noqa: E402
+from indexing.records.model import CaseDigest  # noqa: E402
+from indexing.text.segmenter import Segmenter  # noqa: E402
 
 DATA = ROOT.parent / "shared/data/cases/cail2018-dev.jsonl"
 QUERIES = [["盗窃", "现金"], ["毒品", "甲基苯丙胺"], ["故意伤害", "轻伤"], ["诈骗", "电话"],

@@ -38,17 +38,18 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
-from indexing.documents import units_for
+from indexing.engines.units import units_for
 from indexing.engines.base import Record
 from indexing.engines.embedded import EmbeddedEngine
-from indexing.enrich import with_inferred_forms
-from indexing.field_map import FieldMap
-from indexing.query_model import EngineQuery, Phrase
-from indexing.query_parser import parse_query
-from indexing.ranking import PHRASE_BOOST
-from indexing.records import parse_record
-from indexing.search import SearchRequest, SearchService
-from indexing.segmenter import Segmenter
+from indexing.records.enrich import with_inferred_forms
+from indexing.loading.field_map import FieldMap
+from indexing.query.model import EngineQuery, Phrase
+from indexing.query.parser import parse_query
+from indexing.query.ranking import PHRASE_BOOST
+from indexing.records.model import parse_record
+from indexing.core.models import SearchRequest
+from indexing.core.search import SearchService
+from indexing.text.segmenter import Segmenter
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared/data/cases/cail2018-dev.jsonl"

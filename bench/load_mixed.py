@@ -46,7 +46,7 @@ import httpx  # noqa: E402
 from bench.bulk_load import VENV_BIN, Store, casedigest, last_line, port_in_use, replica_rows, write_jsonl  # noqa: E402
 from bench.engines import Table, start_node, stop_node  # noqa: E402
 from bench.load_and_query import DEFAULT_DATA, machine_info, progress  # noqa: E402
-from indexing.segmenter import Segmenter  # noqa: E402
+from indexing.text.segmenter import Segmenter  # noqa: E402
 from service.auth import create_key  # noqa: E402
 from service.state import open_engine  # noqa: E402
 

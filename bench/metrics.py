@@ -28,8 +28,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from indexing.crime_form_inference import infer_from_charges, normalize_charge
-from indexing.crime_forms import TAXONOMY
+from indexing.records.crime_form_inference import infer_from_charges, normalize_charge
+from indexing.records.crime_forms import TAXONOMY
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES_PATH = ROOT / "bench/relevance/queries.jsonl"

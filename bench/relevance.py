@@ -36,11 +36,12 @@ from bench.metrics import (  # noqa: E402
     summarize,
 )
 from indexing.engines.embedded import EmbeddedEngine  # noqa: E402
-from indexing.field_map import FieldMap  # noqa: E402
-from indexing.loader import load_files  # noqa: E402
-from indexing.search import SearchRequest, SearchService  # noqa: E402
-from indexing.segmenter import Segmenter  # noqa: E402
-from indexing.writes import Writer  # noqa: E402
+from indexing.loading.field_map import FieldMap  # noqa: E402
+from indexing.loading.loader import load_files  # noqa: E402
+from indexing.core.models import SearchRequest
+from indexing.core.search import SearchService  # noqa: E402
+from indexing.text.segmenter import Segmenter  # noqa: E402
+from indexing.loading.writes import Writer  # noqa: E402
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared/data/cases/cail2018-dev.jsonl"
 BASELINE = REPO_ROOT / "bench/relevance/baseline.json"

@@ -47,16 +47,16 @@ from elasticsearch import Elasticsearch, helpers  # noqa: E402
 
 from bench.engines import es_settings, load_engine, start_node, stop_node, wait_for_merges  # noqa: E402
 from bench.metrics import charge_forms  # noqa: E402
-from indexing.crime_form_inference import infer_from_charges, infer_from_text, normalize_charge  # noqa: E402
+from indexing.records.crime_form_inference import infer_from_charges, infer_from_text, normalize_charge  # noqa: E402
 from indexing.engines.base import Engine  # noqa: E402
 from indexing.engines.embedded import EmbeddedEngine  # noqa: E402
-from indexing.field_map import FieldMap  # noqa: E402
-from indexing.folding import fold  # noqa: E402
-from indexing.loader import read_records  # noqa: E402
-from indexing.query_model import EngineQuery, Filters, Or, Term  # noqa: E402
-from indexing.records import CaseDigest  # noqa: E402
-from indexing.search import SearchService  # noqa: E402
-from indexing.segmenter import Segmenter  # noqa: E402
+from indexing.loading.field_map import FieldMap  # noqa: E402
+from indexing.text.folding import fold  # noqa: E402
+from indexing.loading.loader import read_records  # noqa: E402
+from indexing.query.model import EngineQuery, Or, Term  # noqa: E402
+from indexing.records.model import CaseDigest  # noqa: E402
+from indexing.core.search import SearchService  # noqa: E402
+from indexing.text.segmenter import Segmenter  # noqa: E402
 from indexing.similar.models import SimilarRequest  # noqa: E402
 from service.state import elasticsearch_client, open_engine  # noqa: E402
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import jieba
 
-from indexing.crime_forms import TAXONOMY
+from indexing.records.crime_forms import TAXONOMY
 
 ROOT = Path(__file__).resolve().parents[1]
 HAN = re.compile(r"^[\u4e00-\u9fff]+$")

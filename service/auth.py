@@ -23,7 +23,7 @@ from fastapi.params import Depends as DependsParam
 
 from indexing.engines.base import ApiKey, Engine, Role
 from indexing.errors import BadRequest, CasedigestError, NotFound
-from indexing.writes import utc_now
+from indexing.loading.writes import utc_now
 from service.settings import Settings
 from service.state import Search, State, Writes, WriteSearch
 

@@ -17,12 +17,13 @@ import typer
 
 from indexing.engines.disk import is_disk_full
 from indexing.errors import CasedigestError
-from indexing.export import export_chunks
-from indexing.field_map import FieldMap, FieldMapError
-from indexing.loader import Rejection, TooManyRejections, load_files
-from indexing.search import SearchRequest, SearchService
-from indexing.segmenter import Segmenter
-from indexing.writes import Writer
+from indexing.loading.export import export_chunks
+from indexing.loading.field_map import FieldMap, FieldMapError
+from indexing.loading.loader import Rejection, TooManyRejections, load_files
+from indexing.core.models import SearchRequest
+from indexing.core.search import SearchService
+from indexing.text.segmenter import Segmenter
+from indexing.loading.writes import Writer
 from service.cli_admin import register as register_admin
 from service.progress import LoadProgress
 from service.settings import Settings, get_settings

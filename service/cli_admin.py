@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from indexing.errors import CasedigestError
-from indexing.search import SearchService
+from indexing.core.search import SearchService
 from service import auth
 from service.settings import get_settings
 

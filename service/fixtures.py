@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from indexing.engines.base import Engine
-from indexing.loader import load_files
-from indexing.writes import Writer
+from indexing.loading.loader import load_files
+from indexing.loading.writes import Writer
 
 
 def load_fixtures_if_empty(engine: Engine, folder: Path) -> int:

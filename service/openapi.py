@@ -29,8 +29,8 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter
 
-from indexing.export import MEDIA_TYPES
-from indexing.records import CaseDigest, Resolution
+from indexing.loading.export import MEDIA_TYPES
+from indexing.records.model import CaseDigest, Resolution
 from service.errors import flat_routes
 from service.auth import optional_reader, require_admin, require_key, require_librarian
 from service.state import get_search, get_state, get_write_search

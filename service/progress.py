@@ -9,7 +9,7 @@ from typing import Callable, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from indexing.loader import LoadReport
+from indexing.loading.loader import LoadReport
 
 Reporter = Callable[[LoadReport], None]
 

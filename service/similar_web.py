@@ -26,9 +26,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from indexing.crime_forms import TAXONOMY
+from indexing.records.crime_forms import TAXONOMY
 from indexing.errors import BadRequest, CasedigestError
-from indexing.records import CaseDigest
+from indexing.records.model import CaseDigest
 from indexing.similar.models import MAX_TEXT_CHARS, SimilarRequest, SimilarResult
 from service.routes.similar import BodyTooLarge
 from service.web import error_page, render, service_or_error

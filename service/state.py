@@ -12,8 +12,8 @@ from fastapi import Depends, Request
 
 from indexing.engines.base import Engine
 from indexing.errors import CasedigestError, EngineUnavailable
-from indexing.search import SearchService
-from indexing.segmenter import Segmenter
+from indexing.core.search import SearchService
+from indexing.text.segmenter import Segmenter
 from service.settings import Settings
 from service.write_path import WritePath
 

@@ -19,13 +19,15 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from indexing import countries
-from indexing.crime_forms import TAXONOMY
+from indexing.records import countries
+from indexing.records.crime_forms import TAXONOMY
 from indexing.errors import BadRequest, CasedigestError, NotFound
-from indexing.highlight import marked
-from indexing.query_parser import parse_query
-from indexing.records import CaseDigest, Resolution
-from indexing.search import MAX_PAGE_DEPTH, SearchRequest, SearchResult, SearchService, highlight_needles
+from indexing.text.highlight import marked
+from indexing.query.parser import parse_query
+from indexing.records.model import CaseDigest, Resolution
+from indexing.core.models import MAX_PAGE_DEPTH, SearchRequest, SearchResult
+from indexing.core.search import SearchService
+from indexing.core.dressing import highlight_needles
 from service.state import get_search, get_state
 
 HERE = Path(__file__).resolve().parent

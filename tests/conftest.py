@@ -13,12 +13,12 @@ import pytest
 
 from indexing.engines.base import Engine, Record
 from indexing.engines.embedded import EmbeddedEngine
-from indexing.enrich import with_inferred_forms
-from indexing.field_map import FieldMap
-from indexing.loader import read_records
-from indexing.records import parse_record
-from indexing.search import SearchService
-from indexing.segmenter import Segmenter
+from indexing.records.enrich import with_inferred_forms
+from indexing.loading.field_map import FieldMap
+from indexing.loading.loader import read_records
+from indexing.records.model import parse_record
+from indexing.core.search import SearchService
+from indexing.text.segmenter import Segmenter
 from service.settings import Settings
 from service.state import open_engine
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from indexing.enrich import with_inferred_forms
-from indexing.records import parse_record
+from indexing.records.enrich import with_inferred_forms
+from indexing.records.model import parse_record
 from service.app import create_app
 from service.settings import Settings
 

@@ -10,7 +10,7 @@ from types import ModuleType
 import pytest
 
 from conftest import CAIL
-from indexing.crime_form_inference import (
+from indexing.records.crime_form_inference import (
     RULES,
     forms_for_charge,
     infer_crime_forms,
@@ -18,7 +18,7 @@ from indexing.crime_form_inference import (
     infer_from_text,
     normalize_charge,
 )
-from indexing.crime_forms import TAXONOMY
+from indexing.records.crime_forms import TAXONOMY
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

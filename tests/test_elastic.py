@@ -19,8 +19,9 @@ from elasticsearch import Elasticsearch
 from conftest import CAIL, cail_records, discard, engine_settings, sample_records
 from indexing.engines.elastic import ElasticEngine, _decode_after, latest_mapping
 from indexing.errors import InvalidCursor
-from indexing.search import SearchRequest, SearchService
-from indexing.segmenter import Segmenter
+from indexing.core.models import SearchRequest
+from indexing.core.search import SearchService
+from indexing.text.segmenter import Segmenter
 from service.state import open_engine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +45,7 @@ def test_reads_and_writes_go_through_a_versioned_alias(elastic: ElasticEngine) -
 
 
 def test_index_holds_the_same_tokens_as_the_embedded_engine(elastic: ElasticEngine, segmenter: Segmenter) -> None:
-    from indexing.documents import units_for
+    from indexing.engines.units import units_for
 
     record = sample_records()[0]
     elastic.upsert([record])
@@ -142,7 +143,7 @@ def test_reindex_is_refused_on_the_embedded_engine(tmp_path: Path) -> None:
 
 
 def test_hits_carry_their_records_and_totals_hold_under_every_filter(elastic: ElasticEngine) -> None:
-    from indexing.query_model import FACET_NAMES, EngineQuery, FacetRequest, Filters, MatchAll
+    from indexing.query.model import FACET_NAMES, EngineQuery, FacetRequest, Filters, MatchAll
 
     records = sample_records()
     elastic.upsert(records)
@@ -228,7 +229,7 @@ def test_an_error_while_preparing_actions_keeps_what_was_sent(elastic: ElasticEn
 def test_a_bulk_load_pauses_scheduled_refreshes_until_it_finishes(
     elastic: ElasticEngine, segmenter: Segmenter, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    from indexing.unit_pool import MIN_PARALLEL_BATCH
+    from indexing.engines.unit_pool import MIN_PARALLEL_BATCH
 
     def interval() -> str | None:
         settings = elastic.client.indices.get_settings(index=elastic.alias, name="index.refresh_interval")
@@ -257,7 +258,7 @@ def test_a_bulk_load_pauses_scheduled_refreshes_until_it_finishes(
 
 @pytest.mark.real_data
 def test_a_large_load_is_merged_into_one_segment_and_a_small_one_is_not(elastic: ElasticEngine) -> None:
-    from indexing.unit_pool import MIN_PARALLEL_BATCH
+    from indexing.engines.unit_pool import MIN_PARALLEL_BATCH
 
     def segments() -> int:
         rows = elastic.client.cat.segments(index=elastic.alias, format="json")
@@ -305,7 +306,7 @@ def test_broad_matches_count_facets_as_everything_minus_the_rest(
     elastic: ElasticEngine, segmenter: Segmenter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import indexing.engines.elastic as elastic_module
-    from indexing.query_model import FACET_NAMES, EngineQuery, FacetRequest, Term
+    from indexing.query.model import FACET_NAMES, EngineQuery, FacetRequest, Term
 
     elastic.upsert(cail_records(1500) + sample_records())
     elastic.finish_writes()

@@ -26,8 +26,9 @@ from conftest import cail_records
 from indexing.engines.base import Record
 from indexing.engines.elastic import SEARCH_RETRIES, SEARCH_RETRY_PAUSE, ElasticEngine
 from indexing.errors import CasedigestError
-from indexing.search import SearchRequest, SearchService
-from indexing.segmenter import Segmenter
+from indexing.core.models import SearchRequest
+from indexing.core.search import SearchService
+from indexing.text.segmenter import Segmenter
 from service.settings import Settings
 from service.state import open_engine
 

@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 from conftest import sample_records
 from indexing.engines.elastic import ElasticEngine, EngineWriteRefused
 from indexing.errors import CasedigestError
-from indexing.records import parse_record
-from indexing.segmenter import Segmenter
+from indexing.records.model import parse_record
+from indexing.text.segmenter import Segmenter
 from service.app import create_app
 from service.settings import Settings
 from service.state import open_engine

@@ -15,9 +15,9 @@ import pytest
 from conftest import CAIL, ENGINES, discard, engine_settings, sample_records
 from indexing.engines.base import Engine
 from indexing.engines.embedded import EmbeddedEngine
-from indexing.query_model import EngineQuery, MatchAll, Term
-from indexing.records import parse_record
-from indexing.segmenter import Segmenter
+from indexing.query.model import EngineQuery, MatchAll, Term
+from indexing.records.model import parse_record
+from indexing.text.segmenter import Segmenter
 from service.state import open_engine
 
 
@@ -116,9 +116,10 @@ def written(engine: Engine) -> int:
 @pytest.mark.real_data
 def test_real_resolution_is_searchable_paragraph_by_paragraph(engine: Engine, segmenter: Segmenter) -> None:
     from conftest import SEED
-    from indexing.enrich import with_inferred_forms
-    from indexing.resolution_parser import parse_resolution_text
-    from indexing.search import SearchRequest, SearchService
+    from indexing.records.enrich import with_inferred_forms
+    from indexing.records.resolution_parser import parse_resolution_text
+    from indexing.core.models import SearchRequest
+    from indexing.core.search import SearchService
 
     record = with_inferred_forms(parse_resolution_text(SEED.read_text("utf-8"), record_id="ctoc-cop-6-1"))
     assert {"cybercrime", "piracy", "organs", "cultural_property"} <= set(record.crime_form_codes)

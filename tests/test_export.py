@@ -11,11 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import ENGINES, discard, engine_settings
-from indexing.export import export_chunks
-from indexing.loader import load_files
-from indexing.search import SearchRequest, SearchService
-from indexing.segmenter import Segmenter
-from indexing.writes import Writer
+from indexing.loading.export import export_chunks
+from indexing.loading.loader import load_files
+from indexing.core.models import SearchRequest
+from indexing.core.search import SearchService
+from indexing.text.segmenter import Segmenter
+from indexing.loading.writes import Writer
 from service.app import create_app
 from service.state import open_engine
 
@@ -88,7 +89,7 @@ def test_real_cases_round_trip_across_engines(
     request: pytest.FixtureRequest, segmenter: Segmenter, tmp_path: Path
 ) -> None:
     from conftest import CAIL
-    from indexing.field_map import FieldMap
+    from indexing.loading.field_map import FieldMap
 
     stores = {kind: open_engine(engine_settings(kind, request, tmp_path / kind), segmenter) for kind in ENGINES}
     copies = {kind: open_engine(engine_settings(kind, request, tmp_path / f"copy-{kind}"), segmenter) for kind in ENGINES}

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from conftest import CAIL
-from indexing.field_map import FieldMap, FieldMapError, normalize_date, split_list
-from indexing.readers import Row, iter_rows
-from indexing.records import CaseDigest, RecordError, parse_record
+from indexing.loading.field_map import FieldMap, FieldMapError, normalize_date, split_list
+from indexing.loading.readers import Row, iter_rows
+from indexing.records.model import CaseDigest, RecordError, parse_record
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests/data"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from indexing.crime_forms import TAXONOMY
-from indexing.records import CaseDigest, Resolution, parse_record
+from indexing.records.crime_forms import TAXONOMY
+from indexing.records.model import CaseDigest, Resolution, parse_record
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CASES_FILE = FIXTURES / "cases.jsonl"

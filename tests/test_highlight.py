@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from indexing.folding import fold
-from indexing.highlight import marked, match_spans, snippets
-from indexing.segmenter import Segmenter
+from indexing.text.folding import fold
+from indexing.text.highlight import marked, match_spans, snippets
+from indexing.text.segmenter import Segmenter
 
 
 def test_a_mark_is_a_word_of_the_text(segmenter: Segmenter) -> None:

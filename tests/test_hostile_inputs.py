@@ -30,11 +30,11 @@ import pytest
 from fastapi import FastAPI
 
 from conftest import case, discard, engine_settings, sample_records, ENGINES
-from indexing.cursor import CursorCodec, Position
+from indexing.core.cursor import CursorCodec, Position
 from indexing.engines.elastic import ElasticEngine, _encode_after
-from indexing.enrich import with_inferred_forms
-from indexing.records import parse_record
-from indexing.search import MAX_FILTER_VALUES
+from indexing.records.enrich import with_inferred_forms
+from indexing.records.model import parse_record
+from indexing.core.models import MAX_FILTER_VALUES
 from service.app import create_app
 from service.middleware import MAX_REQUEST_TARGET_BYTES
 from service.state import AppState

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from indexing.loader import LoadReport
+from indexing.loading.loader import LoadReport
 from service.progress import LoadProgress
 
 

@@ -1,4 +1,4 @@
-"""`indexing.readers.iter_rows` on real files: JSONL, CSV/TSV in several encodings, XLSX, and bad input."""
+"""`indexing.loading.readers.iter_rows` on real files: JSONL, CSV/TSV in several encodings, XLSX, and bad input."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from indexing.readers import Rejection, Row, iter_rows
+from indexing.loading.readers import Rejection, Row, iter_rows
 
 DATA = Path(__file__).resolve().parent / "data"
 

@@ -12,11 +12,12 @@ from typing import Iterator
 import pytest
 
 from conftest import CAIL, ENGINES, discard, engine_settings
-from indexing.field_map import FieldMap
-from indexing.loader import load_files
-from indexing.writes import Writer
-from indexing.search import SearchRequest, SearchService
-from indexing.segmenter import Segmenter
+from indexing.loading.field_map import FieldMap
+from indexing.loading.loader import load_files
+from indexing.loading.writes import Writer
+from indexing.core.models import SearchRequest
+from indexing.core.search import SearchService
+from indexing.text.segmenter import Segmenter
 from service.state import open_engine
 
 pytestmark = pytest.mark.real_data

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import ENGINES, RESOLUTION, SAMPLE, cail_records, discard, engine_settings
-from indexing.records import parse_record
+from indexing.records.model import parse_record
 from service.app import create_app
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from indexing.records import CaseDigest, RecordError, Resolution, parse_record
+from indexing.records.model import CaseDigest, RecordError, Resolution, parse_record
 
 BASE = {"id": "r-1", "title": "测试案", "summary": "摘要"}
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CAIL
-from indexing.segmenter import Segmenter
+from indexing.text.segmenter import Segmenter
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

@@ -35,7 +35,7 @@ from bench.metrics import (  # noqa: E402
     summarize,
 )
 from conftest import CAIL  # noqa: E402
-from indexing.folding import fold  # noqa: E402
+from indexing.text.folding import fold  # noqa: E402
 
 DRUGS = "走私、贩卖、运输、制造毒品"
 

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from conftest import SEED
-from indexing.records import RecordError, Resolution, Source
-from indexing.resolution_parser import (
+from indexing.records.model import RecordError, Resolution, Source
+from indexing.records.resolution_parser import (
     DEFAULT_BODY,
     ResolutionFormatError,
     parse_resolution_footnotes,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from indexing.errors import BadRequest, InvalidCursor, NotFound, QuerySyntaxError
-from indexing.search import SearchRequest, SearchService
+from indexing.core.models import SearchRequest
+from indexing.core.search import SearchService
 
 
 def ids(service: SearchService, **kw: object) -> list[str]:
@@ -229,8 +230,8 @@ def test_explain_names_words_synonyms_and_fields(sample_service: SearchService) 
 
 
 def test_character_runs_only_where_their_rarest_character_is_rare() -> None:
-    from indexing.query_model import DocFreqs, Term, Words
-    from indexing.search import _rare_enough, _with_fallbacks
+    from indexing.query.model import DocFreqs, Term, Words
+    from indexing.core.planning import rare_enough, fallbacks_where_cheap
 
     dfs = DocFreqs(
         total=1000,
@@ -238,18 +239,18 @@ def test_character_runs_only_where_their_rarest_character_is_rare() -> None:
         chars={"人": 1000, "民": 900, "法": 700, "院": 700, "洗": 10, "钱": 90, "被": 990, "告": 990},
     )
     # a rare word over common characters: every document would be a candidate for the run
-    assert not _with_fallbacks(Term("人民法院"), dfs).fallback
+    assert not fallbacks_where_cheap(Term("人民法院"), dfs).fallback
     # a rare word with a rare character: the run is cheap and may find other cuts of it
-    assert _with_fallbacks(Term("洗钱"), dfs).fallback
+    assert fallbacks_where_cheap(Term("洗钱"), dfs).fallback
     # a word in most documents gains nothing from a run
-    assert not _with_fallbacks(Term("被告人"), dfs).fallback
-    assert _with_fallbacks(Words("洗钱被告人", ("洗钱", "被告人")), dfs).fallback
-    assert _rare_enough(("洗", "钱"), dfs) and not _rare_enough(("人", "民"), dfs)
+    assert not fallbacks_where_cheap(Term("被告人"), dfs).fallback
+    assert fallbacks_where_cheap(Words("洗钱被告人", ("洗钱", "被告人")), dfs).fallback
+    assert rare_enough(("洗", "钱"), dfs) and not rare_enough(("人", "民"), dfs)
 
 
 
 def test_match_share_estimates_how_much_of_the_index_a_query_covers() -> None:
-    from indexing.query_model import And, Boosted, ChargeIs, DocFreqs, MatchAll, Not, Or, Phrase, Term, Words, match_share
+    from indexing.query.model import And, Boosted, ChargeIs, DocFreqs, MatchAll, Not, Or, Phrase, Term, Words, match_share
 
     dfs = DocFreqs(total=1000, words={"被告人": 990, "自首": 100, "供述": 500, "洗钱": 5})
     assert match_share(Term("被告人"), dfs) == pytest.approx(0.99)

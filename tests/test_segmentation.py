@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from indexing.folding import fold
-from indexing.segmenter import Segmenter
+from indexing.text.folding import fold
+from indexing.text.segmenter import Segmenter
 
 
 @pytest.mark.parametrize(
@@ -24,7 +24,7 @@ def test_fold(text: str, folded: str) -> None:
 
 
 def test_fold_changes_every_table_character_and_only_those() -> None:
-    from indexing.folding import fold_table
+    from indexing.text.folding import fold_table
 
     table = fold_table()
     every = "".join(chr(cp) for cp in sorted(table))

@@ -2,7 +2,7 @@
 
 jieba stays the reference (`CASEDIGEST_SEGMENTER=jieba`); the native cutter is used only
 because these tests show it cuts every real case and every fixture the same way, with the
-legal dictionary. `indexing/cutters.py` says why the two differed before and what undoes it.
+legal dictionary. `indexing/text/cutters.py` says why the two differed before and what undoes it.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from conftest import CAIL, CAIL_MAP, ROOT
-from indexing.documents import units_for
-from indexing.field_map import FieldMap
-from indexing.folding import fold
-from indexing.loader import read_records
-from indexing.readers import Rejection
+from indexing.engines.units import units_for
+from indexing.loading.field_map import FieldMap
+from indexing.text.folding import fold
+from indexing.loading.loader import read_records
+from indexing.loading.readers import Rejection
 from indexing.engines.base import Record
-from indexing.segmenter import Segmenter, legal_dictionary_path
+from indexing.text.segmenter import Segmenter, legal_dictionary_path
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,10 @@ from fastapi.testclient import TestClient
 
 from conftest import ENGINES, engine_settings, sample_records
 from indexing.errors import BadRequest
-from indexing.query_model import DocFreqs
-from indexing.search import SearchRequest, SearchService
-from indexing.segmenter import Segmenter
+from indexing.query.model import DocFreqs
+from indexing.core.models import SearchRequest
+from indexing.core.search import SearchService
+from indexing.text.segmenter import Segmenter
 from indexing.similar.charge_vote import vote
 from indexing.similar.keyterms import BOILERPLATE_SHARE, key_terms
 from indexing.similar.method import TextTooLong

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from conftest import cail_records
-from indexing.documents import units_for
-from indexing.segmenter import Segmenter
-from indexing.unit_pool import MIN_PARALLEL_BATCH, UnitPool
+from indexing.engines.units import units_for
+from indexing.text.segmenter import Segmenter
+from indexing.engines.unit_pool import MIN_PARALLEL_BATCH, UnitPool
 
 pytestmark = pytest.mark.real_data
 
@@ -78,8 +78,8 @@ def test_workers_end_when_their_process_is_killed(tmp_path: Path, when: str) -> 
     script.write_text(
         "import json, threading, time\n"
         "from conftest import cail_records\n"
-        "from indexing.segmenter import Segmenter\n"
-        "from indexing.unit_pool import MIN_PARALLEL_BATCH, UnitPool\n"
+        "from indexing.text.segmenter import Segmenter\n"
+        "from indexing.engines.unit_pool import MIN_PARALLEL_BATCH, UnitPool\n"
         "if __name__ == '__main__':\n"
         "    pool = UnitPool(Segmenter(cutter='jieba'), workers=2)\n"
         f"    early = {when == 'while the workers start'!r}\n"

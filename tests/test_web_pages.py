@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest_browser import XSS_RECORD, add_xss_record, citing_ids, web_app
-from indexing.crime_forms import TAXONOMY
+from indexing.records.crime_forms import TAXONOMY
 from service.settings import Settings
 
 

@@ -12,10 +12,10 @@ from httpx import Response
 
 from conftest import ENGINES, SAMPLE, discard, engine_settings
 from indexing.engines.base import Engine
-from indexing.enrich import with_inferred_forms
-from indexing.loader import read_records
-from indexing.readers import Rejection
-from indexing.records import parse_record
+from indexing.records.enrich import with_inferred_forms
+from indexing.loading.loader import read_records
+from indexing.loading.readers import Rejection
+from indexing.records.model import parse_record
 from service.app import create_app
 from service.auth import create_key, read_dependencies, revoke_key
 from service.settings import Settings

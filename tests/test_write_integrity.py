@@ -22,12 +22,12 @@ from fastapi.testclient import TestClient
 from conftest import CAIL, ENGINES, SAMPLE, discard, engine_settings
 from indexing.engines.base import Engine
 from indexing.engines.embedded import EmbeddedEngine
-from indexing.enrich import with_inferred_forms
-from indexing.loader import load_files
-from indexing.query_model import EngineQuery, MatchAll, Term
-from indexing.records import parse_record
-from indexing.segmenter import Segmenter
-from indexing.writes import Writer
+from indexing.records.enrich import with_inferred_forms
+from indexing.loading.loader import load_files
+from indexing.query.model import EngineQuery, MatchAll, Term
+from indexing.records.model import parse_record
+from indexing.text.segmenter import Segmenter
+from indexing.loading.writes import Writer
 from service.app import create_app
 from service.auth import create_key
 from service.settings import Settings

@@ -26,7 +26,7 @@ from fastapi.testclient import TestClient
 
 from conftest import ROOT
 from indexing.errors import EngineUnavailable
-from indexing.segmenter import Segmenter
+from indexing.text.segmenter import Segmenter
 from service.app import create_app
 from service.auth import create_key
 from service.settings import Settings

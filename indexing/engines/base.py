@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Literal, Protocol, Sequence
 
-from indexing.query_model import DocFreqs, EngineQuery, EngineResult
-from indexing.records import CaseDigest, Resolution
+from indexing.query.model import DocFreqs, EngineQuery, EngineResult
+from indexing.records.model import CaseDigest, Resolution
 
 Record = CaseDigest | Resolution
 Outcome = Literal["inserted", "updated", "unchanged"]

@@ -33,12 +33,12 @@ from elasticsearch import (
     helpers,
 )
 
-from indexing import ranking
-from indexing.cursor import new_secret
-from indexing.documents import CHAR_FIELDS, WORD_FIELDS, IndexUnit, unit_ids
+from indexing.query import ranking
+from indexing.core.cursor import new_secret
+from indexing.engines.units import CHAR_FIELDS, WORD_FIELDS, IndexUnit, unit_ids
 from indexing.engines.base import ApiKey, AuditEntry, EngineHealth, Outcome, Record
 from indexing.errors import BadRequest, CasedigestError, EngineUnavailable, InvalidCursor
-from indexing.query_model import (
+from indexing.query.model import (
     And,
     AtLeast,
     Boosted,
@@ -57,10 +57,10 @@ from indexing.query_model import (
     Term,
     Words,
 )
-from indexing.records import parse_record
-from indexing.segmenter import Segmenter
-from indexing.unit_pool import MIN_PARALLEL_BATCH, UnitPool
-from indexing.writes import utc_now
+from indexing.records.model import parse_record
+from indexing.text.segmenter import Segmenter
+from indexing.engines.unit_pool import MIN_PARALLEL_BATCH, UnitPool
+from indexing.loading.writes import utc_now
 
 log = logging.getLogger("casedigest")
 

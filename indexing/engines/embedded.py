@@ -30,13 +30,13 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import tantivy
 
-from indexing import ranking
-from indexing.documents import CHAR_FIELDS, WORD_FIELDS, IndexUnit
-from indexing.cursor import new_secret
+from indexing.query import ranking
+from indexing.engines.units import CHAR_FIELDS, WORD_FIELDS, IndexUnit
+from indexing.core.cursor import new_secret
 from indexing.engines.base import ApiKey, AuditEntry, EngineHealth, Outcome, Record
 from indexing.engines.disk import is_disk_full, out_of_space, storage_full
 from indexing.errors import BadRequest, CasedigestError, EngineUnavailable, InvalidCursor
-from indexing.query_model import (
+from indexing.query.model import (
     And,
     AtLeast,
     Boosted,
@@ -55,10 +55,10 @@ from indexing.query_model import (
     Term,
     Words,
 )
-from indexing.records import record_from_json, record_to_json
-from indexing.segmenter import Segmenter
-from indexing.unit_pool import UnitPool
-from indexing.writes import utc_now
+from indexing.records.model import record_from_json, record_to_json
+from indexing.text.segmenter import Segmenter
+from indexing.engines.unit_pool import UnitPool
+from indexing.loading.writes import utc_now
 
 log = logging.getLogger("casedigest")
 

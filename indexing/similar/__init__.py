@@ -2,5 +2,5 @@
 
 `keyterms` picks the weighted words of the facts, `charge_vote` predicts their charges from
 the nearest cases, `method` builds the engine query and ranks; the search core
-(`indexing.search.SearchService.similar`) is the one front door to it.
+(`indexing.core.search.SearchService.similar`) is the one front door to it.
 """

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from indexing.query_model import DocFreqs
+from indexing.query.model import DocFreqs
 
 # A word in more than this share of the index units says nothing about which case is alike.
 BOILERPLATE_SHARE = 0.2

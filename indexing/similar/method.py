@@ -17,13 +17,13 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from indexing.crime_forms import TAXONOMY
+from indexing.records.crime_forms import TAXONOMY
 from indexing.engines.base import Record
 from indexing.errors import BadRequest
-from indexing.folding import fold
-from indexing.query_model import Boosted, ChargeIs, DocFreqs, EngineQuery, Filters, Node, Or, Term
-from indexing.records import CaseDigest, Resolution
-from indexing.segmenter import Segmenter
+from indexing.text.folding import fold
+from indexing.query.model import Boosted, ChargeIs, DocFreqs, EngineQuery, Filters, Node, Or, Term
+from indexing.records.model import CaseDigest, Resolution
+from indexing.text.segmenter import Segmenter
 from indexing.similar.charge_vote import Prediction, vote
 from indexing.similar.keyterms import KeyTerm, candidate_words, key_terms
 from indexing.similar.models import (

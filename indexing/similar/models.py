@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from indexing.search import Hit
+from indexing.core.models import Hit
 
 # The longest fact text accepted: a full judgment fits; anything longer is not one case's facts.
 MAX_TEXT_CHARS = 20_000

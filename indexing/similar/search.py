@@ -5,17 +5,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from indexing.engines.base import Record
-from indexing.cursor import Position
+from indexing.core.cursor import Position
 from indexing.errors import BadRequest, InvalidCursor
-from indexing.query_model import Filters
-from indexing.records import CaseDigest
-from indexing.search import MAX_PAGE_SIZE, SearchRequest, dress_hit
+from indexing.query.model import Filters
+from indexing.records.model import CaseDigest
+from indexing.core.models import MAX_PAGE_SIZE, SearchRequest
+from indexing.core.dressing import dress_hit
 from indexing.similar import method
 from indexing.similar.charge_vote import Prediction
 from indexing.similar.models import MAX_RESULTS, SimilarHit, SimilarRequest, SimilarResult, WeightedTerm
 
 if TYPE_CHECKING:
-    from indexing.search import SearchService
+    from indexing.core.search import SearchService
 
 
 def similar_cases(service: "SearchService", request: SimilarRequest, offset: int = 0) -> SimilarResult:

@@ -6,12 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from indexing import countries
-from indexing.crime_forms import TAXONOMY
+from indexing.records import countries
+from indexing.records.crime_forms import TAXONOMY
 from indexing.engines.base import Record
 from indexing.errors import NotFound
-from indexing.records import Resolution
-from indexing.search import Hit
+from indexing.records.model import Resolution
+from indexing.core.models import Hit
 from indexing.similar.models import SimilarHit
 from service.state import Search
 

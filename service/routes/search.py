@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from indexing.crime_forms import TAXONOMY
-from indexing.export import MEDIA_TYPES, export_chunks
-from indexing.search import SearchRequest, SearchResult
+from indexing.records.crime_forms import TAXONOMY
+from indexing.loading.export import MEDIA_TYPES, export_chunks
+from indexing.core.models import SearchRequest, SearchResult
 from service.state import Search
 
 router = APIRouter(prefix="/v1", tags=["search"])

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from indexing.errors import BadRequest, CasedigestError
-from indexing.search import SearchRequest, SearchResult
+from indexing.core.models import SearchRequest, SearchResult
 from indexing.similar.models import SimilarRequest, SimilarResult
 from service.state import Search
 

@@ -22,12 +22,12 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from indexing.engines.base import AuditEntry, Engine, Outcome, Record
-from indexing.enrich import with_inferred_forms
+from indexing.records.enrich import with_inferred_forms
 from indexing.errors import BadRequest, CasedigestError, NotFound
-from indexing.loader import record_from_row
-from indexing.readers import Rejection, jsonl_line
-from indexing.records import RecordError, parse_record
-from indexing.writes import Writer
+from indexing.loading.loader import record_from_row
+from indexing.loading.readers import Rejection, jsonl_line
+from indexing.records.model import RecordError, parse_record
+from indexing.loading.writes import Writer
 from service.auth import Admin, Librarian
 from service.routes.records import RecordId
 from service.state import Search, Writes, WriteSearch

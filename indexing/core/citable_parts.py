@@ -2,7 +2,7 @@
 
 A record with citable parts is indexed, counted and ranked as one record; which of its parts
 match is found here, when the hit is dressed, by marking each part's words the way snippets
-are marked (`indexing/highlight.py`). Any record type with addressable parts (a statute's
+are marked (`indexing/text/highlight.py`). Any record type with addressable parts (a statute's
 articles, later) fits the same shape: an anchor, a label and the part's text.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from indexing.folding import fold
-from indexing.highlight import match_spans, snippets
-from indexing.records import Resolution
-from indexing.segmenter import Segmenter
+from indexing.text.folding import fold
+from indexing.text.highlight import match_spans, snippets
+from indexing.records.model import Resolution
+from indexing.text.segmenter import Segmenter
 
 MAX_PARTS = 3  # matching parts shown inside one hit
 

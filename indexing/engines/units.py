@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from indexing.crime_forms import TAXONOMY
-from indexing.folding import fold
-from indexing.records import CaseDigest, Resolution, date_sort_key, date_year
-from indexing.segmenter import Segmenter
+from indexing.records.crime_forms import TAXONOMY
+from indexing.text.folding import fold
+from indexing.records.model import CaseDigest, Resolution, date_sort_key, date_year
+from indexing.text.segmenter import Segmenter
 
 # Text fields indexed as words (`<name>_w`) and, for the long ones, as characters (`<name>_c`).
 WORD_FIELDS = ("title", "summary", "full_text", "charges", "court", "keywords", "legal_basis", "case_number")

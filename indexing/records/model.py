@@ -23,8 +23,8 @@ from pydantic import (
     model_validator,
 )
 
-from indexing import countries
-from indexing.crime_forms import TAXONOMY
+from indexing.records import countries
+from indexing.records.crime_forms import TAXONOMY
 
 # A record id is what librarians call the record, often a court's case number such as
 # `（2019）京01刑初12号`: any printable text, but one path segment of `/v1/cases/{id}` (so no `/`),

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable, Literal, Union
 
 if TYPE_CHECKING:
-    from indexing.records import CaseDigest, Resolution
+    from indexing.records.model import CaseDigest, Resolution
 
 # Field groups a query term can be scoped to. `None` scope means every text field.
 TEXT_SCOPES = ("title", "summary", "full_text", "charges", "court", "keywords", "legal_basis", "case_number")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from indexing.records import CaseDigest, Resolution
+from indexing.records.model import CaseDigest, Resolution
 
 LIST_SEPARATOR = "；"
 LIST_FIELDS = ("crime_forms", "charges", "legal_basis", "keywords", "defendants")

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from indexing.records import Resolution, Source, parse_record
+from indexing.records.model import Resolution, Source, parse_record
 
 DEFAULT_BODY = "《联合国打击跨国有组织犯罪公约》缔约方会议"
 

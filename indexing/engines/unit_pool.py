@@ -26,9 +26,9 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from indexing.documents import IndexUnit, units_for
-from indexing.records import CaseDigest, Resolution
-from indexing.segmenter import CutterName, Segmenter
+from indexing.engines.units import IndexUnit, units_for
+from indexing.records.model import CaseDigest, Resolution
+from indexing.text.segmenter import CutterName, Segmenter
 
 Record = CaseDigest | Resolution
 log = logging.getLogger("casedigest")

@@ -2,7 +2,7 @@
 
 `iter_rows(path)` yields one `Row` per data row, or a `Rejection` for a row (or a whole file)
 that cannot be read; it never raises for a bad file. What a row *means* is decided later, by a
-field map and record validation (`indexing.loader`).
+field map and record validation (`indexing.loading.loader`).
 
 Formats, chosen by the file's extension:
 

@@ -11,8 +11,8 @@ import io
 from typing import Iterable, Iterator, Literal
 
 from indexing.engines.base import Record
-from indexing.flat import COLUMNS, flatten
-from indexing.records import record_to_json
+from indexing.loading.flat import COLUMNS, flatten
+from indexing.records.model import record_to_json
 
 ExportFormat = Literal["csv", "jsonl"]
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}

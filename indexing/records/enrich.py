@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from indexing.crime_form_inference import infer_crime_forms
-from indexing.records import CaseDigest, CrimeFormTag, Resolution
+from indexing.records.crime_form_inference import infer_crime_forms
+from indexing.records.model import CaseDigest, CrimeFormTag, Resolution
 
 
 def with_inferred_forms(record: CaseDigest | Resolution) -> CaseDigest | Resolution:

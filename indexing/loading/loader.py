@@ -13,12 +13,12 @@ from typing import Any, Callable, Iterable, Iterator
 
 from indexing.engines.base import Record
 from indexing.errors import CasedigestError
-from indexing.enrich import with_inferred_forms
-from indexing.field_map import FieldMap, FieldMapError
-from indexing.flat import is_flat_row, unflatten
-from indexing.readers import Rejection, Row, iter_rows
-from indexing.records import RecordError, parse_record
-from indexing.writes import Writer
+from indexing.records.enrich import with_inferred_forms
+from indexing.loading.field_map import FieldMap, FieldMapError
+from indexing.loading.flat import is_flat_row, unflatten
+from indexing.loading.readers import Rejection, Row, iter_rows
+from indexing.records.model import RecordError, parse_record
+from indexing.loading.writes import Writer
 
 
 @dataclass

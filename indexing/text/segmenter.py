@@ -11,7 +11,7 @@ Three token streams are produced:
   exact phrases and as a low-weight sub-word fallback.
 
 Words are cut by the native cutter (jieba-rs, about ten times faster) or by jieba itself, the
-reference; both give the same words (`indexing/cutters.py`, checked by a test on every real
+reference; both give the same words (`indexing/text/cutters.py`, checked by a test on every real
 case), so an index built with one is searched correctly with the other.
 
 HMM new-word discovery is off on both sides: it guesses words from context, so the same
@@ -26,8 +26,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from indexing.cutters import JiebaCutter, NativeCutter, WordCutter, read_user_words
-from indexing.folding import fold
+from indexing.text.cutters import JiebaCutter, NativeCutter, WordCutter, read_user_words
+from indexing.text.folding import fold
 
 _WORD_CHAR = re.compile(r"\w")
 # Han characters, the supplementary planes included: Extension B and later hold characters

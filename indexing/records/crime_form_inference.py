@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Iterable, Sequence
 
-from indexing.crime_forms import TAXONOMY, Taxonomy
+from indexing.records.crime_forms import TAXONOMY, Taxonomy
 
 RULES_PATH = "data/charge_forms.toml"
 

@@ -21,8 +21,8 @@ from html import escape
 
 import jieba
 
-from indexing.folding import fold
-from indexing.segmenter import MAX_SUBWORD, Segmenter
+from indexing.text.folding import fold
+from indexing.text.segmenter import MAX_SUBWORD, Segmenter
 
 _ELLIPSIS = "…"
 # A character of the runs jieba segments one at a time (its own default pattern).

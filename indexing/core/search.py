@@ -7,23 +7,17 @@ dresses the hits (records, highlights, resolution paragraphs, facet labels).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING, AbstractSet, Any, Iterator, Literal
+from typing import TYPE_CHECKING, AbstractSet, Iterator, Literal
 
-from pydantic import BaseModel, Field
 
-from indexing import countries
-from indexing.crime_forms import TAXONOMY
-from indexing.citable_parts import MatchedPart, matching_parts
-from indexing.cursor import CursorCodec, Position
+from indexing.records import countries
+from indexing.records.crime_forms import TAXONOMY
+from indexing.core.cursor import CursorCodec, Position
 from indexing.engines.base import Engine, Record
 from indexing.errors import BadRequest, InvalidParameter, NotFound
-from indexing.folding import fold
-from indexing.highlight import marked, match_spans, snippets
-from indexing.query_model import (
+from indexing.query.model import (
     FACET_NAMES,
     DocFreqs,
     EngineHit,
@@ -31,135 +25,33 @@ from indexing.query_model import (
     FacetRequest,
     Filters,
     MatchAll,
-    Node,
     Phrase,
-    Term,
-    Words,
     match_share,
     phrase_texts,
-    positive_terms,
     query_words,
-    with_fallbacks,
 )
-from indexing.query_parser import is_long_plain_text, parse_query
-from indexing.query_rewrite import Expansion, Rewriter, relax
-from indexing.ranking import CHAR_FALLBACK_MAX_DF, CHAR_RUN_MAX_DF, MIN_STRICT_RESULTS, PHRASE_BOOST
-from indexing.records import CaseDigest
-from indexing.segmenter import Segmenter
+from indexing.query.parser import is_long_plain_text, parse_query
+from indexing.query.rewrite import Rewriter, relax
+from indexing.query.ranking import MIN_STRICT_RESULTS, PHRASE_BOOST
+from indexing.text.segmenter import Segmenter
+
+from indexing.core.models import (
+    MAX_FILTER_VALUES,
+    MAX_PAGE_DEPTH,
+    MAX_PAGE_SIZE,
+    MAX_YEAR,
+    MIN_YEAR,
+    ExpansionView,
+    FacetBucket,
+    Hit,
+    SearchRequest,
+    SearchResult,
+)
+from indexing.core.planning import facet_size_for, search_fingerprint, fallbacks_where_cheap, query_chars, rare_enough
+from indexing.core.dressing import dress_hit, explain_hit, explain_words, facet_label, highlight_needles
 
 if TYPE_CHECKING:
     from indexing.similar.models import SimilarRequest, SimilarResult
-
-MAX_PAGE_SIZE = 100
-MIN_YEAR, MAX_YEAR = 1800, 2100  # the years a record's date may have (`records.py`)
-MAX_PAGE_DEPTH = 10_000  # beyond this, page with the cursor
-MAX_FILTER_VALUES = 50  # values of one filter in one request (each costs the engine and the page)
-
-
-class SearchRequest(BaseModel):
-    """A search as a user asks it; every field is optional."""
-
-    q: str = ""
-    crime_form: list[str] = Field(default_factory=list)
-    doc_type: list[str] = Field(default_factory=list)
-    country: list[str] = Field(default_factory=list)
-    court: list[str] = Field(default_factory=list)
-    charge: list[str] = Field(default_factory=list)
-    year_from: int | None = None
-    year_to: int | None = None
-    sort: Literal["relevance", "date"] | None = None
-    page: int = 1
-    size: int = 10
-    cursor: str | None = None
-    facet_size: int = 10
-    expand: bool = True
-    partial: bool = True  # offer best partial matches when requiring every word finds too few
-    explain: bool = False
-
-
-class CrimeFormBadge(BaseModel):
-    code: str
-    label: str
-    source: Literal["curated", "inferred"]
-
-
-class ParagraphRef(BaseModel):
-    kind: Literal["preambular", "operative"]
-    number: int
-    anchor: str
-    label: str
-
-
-class ResolutionRef(BaseModel):
-    id: str
-    number: str
-    body: str
-    paragraph: ParagraphRef | None  # the best-matching paragraph (the first of the hit's parts)
-    url: str
-
-
-class MatchedWord(BaseModel):
-    """Why a hit matched: a word, the query word it stands for (a synonym's), and where."""
-
-    word: str
-    for_word: str | None = None
-    fields: list[str]
-
-
-class ExpansionView(BaseModel):
-    term: str
-    expansions: list[str]
-    charges: list[str]
-
-
-class Hit(BaseModel):
-    id: str
-    doc_type: str
-    title: str
-    title_html: str
-    court: str | None = None
-    country: str | None = None
-    country_name: str | None = None
-    date: str | None = None
-    case_number: str | None = None
-    crime_forms: list[CrimeFormBadge]
-    charges: list[str] = Field(default_factory=list)
-    highlights: list[str]
-    score: float
-    url: str
-    resolution: ResolutionRef | None = None
-    # The record's citable parts holding query words (a resolution's paragraphs), best first.
-    parts: list[MatchedPart] = Field(default_factory=list)
-    # Only when `match` is partial: whether this record holds every query word.
-    complete: bool | None = None
-    explanation: list[MatchedWord] | None = None
-
-
-class FacetBucket(BaseModel):
-    value: str
-    label: str
-    count: int
-    selected: bool = False
-
-
-class SearchResult(BaseModel):
-    query: str
-    total: int
-    page: int | None  # None when the page was reached with a cursor
-    size: int
-    sort: Literal["relevance", "date"]
-    # "partial": fewer than MIN_STRICT_RESULTS records hold every query word (under the same
-    # filters) and more hold enough of them; the hits are then those best partial matches, and
-    # `complete_total` says how many of all records hold every word.
-    # "similar": the query was long plain text, searched as similar-case facts (no facets then)
-    match: Literal["all", "partial", "similar"] = "all"
-    complete_total: int | None = None
-    expansions: list[ExpansionView] = Field(default_factory=list)
-    took_ms: float
-    hits: list[Hit]
-    facets: dict[str, list[FacetBucket]]
-    next_cursor: str | None = None
-
 
 class SearchService:
     """The one search core over one engine."""
@@ -198,7 +90,7 @@ class SearchService:
             return self._search_as_similar(request, offset)
         parsed = parse_query(request.q, self.segmenter)
         node, expansions = self.rewriter.expand(parsed.node) if request.expand else (parsed.node, [])
-        fingerprint = _fingerprint(request, sort)
+        fingerprint = search_fingerprint(request, sort)
         position = self.cursors().decode(request.cursor, fingerprint) if request.cursor else None
         phrases = [p for p in parsed.phrase_boosts if p.scope is None]
         dfs = self._doc_freqs(query_words(node) | phrase_texts(node),
@@ -206,30 +98,30 @@ class SearchService:
         boosts = tuple(
             (Phrase(p.chars, field), weight)
             for p in phrases
-            if _rare_enough(p.chars, dfs)
+            if rare_enough(p.chars, dfs)
             for field, weight in PHRASE_BOOST.items()
         )
         engine_query = EngineQuery(
-            match=_with_fallbacks(node, dfs),
+            match=fallbacks_where_cheap(node, dfs),
             filters=filters,
             boosts=boosts,
             sort=sort,
             offset=offset,
             size=request.size,
             after=position.after if position else None,
-            facets=tuple(FacetRequest(name, _facet_size(name, request.facet_size)) for name in FACET_NAMES),
+            facets=tuple(FacetRequest(name, facet_size_for(name, request.facet_size)) for name in FACET_NAMES),
             with_records=True,
             match_share=match_share(node, dfs),
         )
         match_kind: Literal["all", "partial"] = position.match if position else "all"
         relaxed = relax(node) if request.partial else None
         if match_kind == "partial" and relaxed is not None:
-            result = self.engine.search(replace(engine_query, match=_with_fallbacks(relaxed, dfs)))
+            result = self.engine.search(replace(engine_query, match=fallbacks_where_cheap(relaxed, dfs)))
         else:
             result = self.engine.search(engine_query)
             if result.total < MIN_STRICT_RESULTS and relaxed is not None and position is None:
                 # Graceful AND: too few records hold every word; offer the best partial matches.
-                partial = self.engine.search(replace(engine_query, match=_with_fallbacks(relaxed, dfs)))
+                partial = self.engine.search(replace(engine_query, match=fallbacks_where_cheap(relaxed, dfs)))
                 if partial.total > result.total:
                     result, match_kind = partial, "partial"
         explained = explain_words(parsed.node, expansions) if request.explain else None
@@ -319,13 +211,13 @@ class SearchService:
         parsed = parse_query(request.q, self.segmenter)
         node = self.rewriter.expand(parsed.node)[0] if request.expand else parsed.node
         dfs = self._doc_freqs(query_words(node), query_chars(node))
-        match = _with_fallbacks(node, dfs)
+        match = fallbacks_where_cheap(node, dfs)
         relaxed = relax(node) if request.partial else None
         if relaxed is not None:
             # the same records the search page lists: partial matches when too few hold every word
             strict = self.engine.search(EngineQuery(match=match, filters=filters, size=1)).total
             if strict < MIN_STRICT_RESULTS:
-                partial = _with_fallbacks(relaxed, dfs)
+                partial = fallbacks_where_cheap(relaxed, dfs)
                 if self.engine.search(EngineQuery(match=partial, filters=filters, size=1)).total > strict:
                     match = partial
 
@@ -432,9 +324,9 @@ class SearchService:
                 ordered = sorted(buckets, key=lambda b: -int(b[0]))
                 out[name] = [FacetBucket(value=v, label=f"{v}年", count=c) for v, c in ordered]
                 continue
-            rows = [FacetBucket(value=v, label=_facet_label(name, v), count=c, selected=v in selected) for v, c in buckets]
+            rows = [FacetBucket(value=v, label=facet_label(name, v), count=c, selected=v in selected) for v, c in buckets]
             for value in selected - counts.keys():  # a selected value stays visible at 0
-                rows.append(FacetBucket(value=value, label=_facet_label(name, value), count=0, selected=True))
+                rows.append(FacetBucket(value=value, label=facet_label(name, value), count=0, selected=True))
             out[name] = rows
         return out
 
@@ -494,167 +386,3 @@ class SearchService:
             facets=(FacetRequest("crime_form", len(TAXONOMY.forms)),),
         )
         return dict(self.engine.search(query).facets.get("crime_form", []))
-
-
-_EXPLAIN_FIELDS = ("title", "summary", "full_text", "charges", "keywords", "legal_basis", "court", "case_number")
-
-
-def explain_words(node: Node, expansions: list[Expansion]) -> list[tuple[str, str | None]]:
-    """(word, the query word it stands for) pairs to look for in a hit; None = the user's own."""
-    words: list[tuple[str, str | None]] = [(w, None) for w in highlight_needles(node)]
-    for expansion in expansions:
-        words += [(fold(e), expansion.term) for e in expansion.expansions]
-        words += [(c, expansion.term) for c in expansion.charges]
-    return list(dict.fromkeys(words))
-
-
-def explain_hit(record: Record, words: list[tuple[str, str | None]]) -> list[MatchedWord]:
-    """Where each query word (or synonym) occurs in the hit, field by field.
-
-    Checked on the record's own text, folded like the index, so it reads the same on both
-    engines; a resolution's paragraphs are its `full_text`, as in the index.
-    """
-    texts: dict[str, str] = {}
-    if isinstance(record, CaseDigest):
-        for name in _EXPLAIN_FIELDS:
-            value = getattr(record, name)
-            texts[name] = "；".join(value) if isinstance(value, list) else (value or "")
-    else:
-        texts = {
-            "title": record.title,
-            "summary": record.summary or "",
-            "full_text": "\n".join(p.text for p in record.paragraphs),
-        }
-    folded = {name: fold(text) for name, text in texts.items() if text}
-    charges = set(record.charges) if isinstance(record, CaseDigest) else set()
-    out = []
-    for word, for_word in words:
-        fields = [name for name, text in folded.items() if word and word in text]
-        if word in charges and "charges" not in fields:
-            fields.append("charges")
-        if fields:
-            out.append(MatchedWord(word=word, for_word=for_word, fields=fields))
-    return out
-
-
-def highlight_needles(node: Any) -> list[str]:
-    """Folded strings to mark in hits: the query's words and phrases.
-
-    A run cut into several words (`Words`) is marked where the text spells it, and by those
-    of its words that are more than one character: a lone character (为 of 为他人谋取利益)
-    is marked only where the user typed it as a word of its own.
-    """
-    needles = []
-    for term in positive_terms(node):
-        if isinstance(term, Term):
-            needles.append(term.word)
-        elif isinstance(term, Words):
-            needles.append(term.text)
-            needles.extend(p for p in term.parts if len(p) > 1)
-        else:
-            needles.append("".join(term.chars))
-    return list(dict.fromkeys(needles))
-
-
-def dress_hit(record: Record, score: float, needles: list[str], segmenter: Segmenter) -> Hit:
-    """A search hit for a record; a resolution's matching paragraphs are its `parts`."""
-    badges = [
-        CrimeFormBadge(code=t.code, label=TAXONOMY.get(t.code).zh, source=t.source)  # type: ignore[union-attr]
-        for t in record.crime_forms
-    ]
-    title_html = marked(record.title, needles, segmenter)
-    if isinstance(record, CaseDigest):
-        highlights = snippets(record.summary, needles, segmenter)
-        if record.full_text and not match_spans(record.summary, needles, segmenter):
-            highlights = snippets(record.full_text, needles, segmenter) or highlights
-        return Hit(
-            id=record.id,
-            doc_type="case",
-            title=record.title,
-            title_html=title_html,
-            court=record.court,
-            country=record.country,
-            country_name=countries.chinese_name(record.country) if record.country else None,
-            date=record.decision_date,
-            case_number=record.case_number,
-            crime_forms=badges,
-            charges=record.charges,
-            highlights=highlights,
-            score=round(score, 4),
-            url=f"/v1/cases/{record.id}",
-        )
-    parts = matching_parts(record, needles, segmenter)
-    best = record.paragraph(parts[0].anchor) if parts else None
-    ref = ResolutionRef(
-        id=record.id,
-        number=record.number,
-        body=record.body,
-        paragraph=ParagraphRef(kind=best.kind, number=best.number, anchor=best.anchor, label=best.label)
-        if best
-        else None,
-        url=f"/v1/resolutions/{record.id}" + (f"#{best.anchor}" if best else ""),
-    )
-    summary = record.summary or record.paragraphs[0].text
-    if match_spans(summary, needles, segmenter) or not parts:
-        highlights = snippets(summary, needles, segmenter)
-    else:  # the summary holds no query word: the best paragraph's snippet says why it matched
-        highlights = parts[0].highlights
-    return Hit(
-        id=record.id,
-        doc_type="resolution",
-        title=record.title,
-        title_html=title_html,
-        court=record.body,
-        date=record.adoption_date,
-        case_number=f"第{record.number}号决议",
-        crime_forms=badges,
-        highlights=highlights,
-        score=round(score, 4),
-        url=ref.url,
-        resolution=ref,
-        parts=parts,
-    )
-
-
-def query_chars(node: Node) -> set[str]:
-    """The character tokens of the query's words (what their character runs would match)."""
-    return {c for word in query_words(node) for c in Segmenter.chars(word)}
-
-
-def _with_fallbacks(node: Node, dfs: DocFreqs) -> Node:
-    """Give words a character-run alternative where it can add recall at a bounded cost.
-
-    A word in more than `CHAR_FALLBACK_MAX_DF` of the documents gains nothing from it, and a
-    run whose rarest character is in most documents would make the engine check positions in
-    most documents, the slowest query there is.
-    """
-    limit = CHAR_FALLBACK_MAX_DF * max(dfs.total, 1)
-    return with_fallbacks(
-        node, lambda word: dfs.words.get(word, 0) <= limit and _rare_enough(Segmenter.chars(word), dfs)
-    )
-
-
-def _rare_enough(chars: tuple[str, ...] | list[str], dfs: DocFreqs) -> bool:
-    """Whether a character run is cheap to match: its rarest character is not too common."""
-    if not chars:  # text without letters, digits or Han (e.g. "__") has no run to match
-        return False
-    rarest = min((dfs.chars.get(c, 0) for c in chars), default=0)
-    return rarest <= CHAR_RUN_MAX_DF * max(dfs.total, 1)
-
-
-def _facet_size(name: str, size: int) -> int:
-    return {"crime_form": 100, "doc_type": 10, "year": 300}.get(name, size)
-
-
-def _facet_label(name: str, value: str) -> str:
-    if name == "country":
-        return countries.chinese_name(value)
-    if name == "doc_type":
-        return {"case": "案例", "resolution": "决议"}.get(value, value)
-    return value
-
-
-def _fingerprint(request: SearchRequest, sort: str) -> str:
-    key = request.model_dump(exclude={"page", "cursor", "facet_size"})
-    key["sort"] = sort
-    return hashlib.sha256(json.dumps(key, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-from indexing import ranking
-from indexing.folding import fold
-from indexing.query_model import (
+from indexing.query import ranking
+from indexing.text.folding import fold
+from indexing.query.model import (
     And,
     AtLeast,
     Boosted,
@@ -33,7 +33,7 @@ from indexing.query_model import (
     Term,
     Words,
 )
-from indexing.segmenter import Segmenter
+from indexing.text.segmenter import Segmenter
 
 
 @dataclass(frozen=True)

@@ -51,8 +51,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from indexing.crime_forms import TAXONOMY
-from indexing.records import CaseDigest, Resolution, Source
+from indexing.records.crime_forms import TAXONOMY
+from indexing.records.model import CaseDigest, Resolution, Source
 
 DEFAULT_SEPARATORS = "；;、,，"
 SECTIONS = ("fields", "constants", "templates", "each", "split", "dates")

@@ -14,11 +14,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-from indexing.documents import CHAR_FIELDS
+from indexing.engines.units import CHAR_FIELDS
 from indexing.errors import QuerySyntaxError
-from indexing.folding import fold
-from indexing.query_model import TEXT_SCOPES, And, MatchAll, Node, Not, Or, Phrase, Term, Words
-from indexing.segmenter import Segmenter
+from indexing.text.folding import fold
+from indexing.query.model import TEXT_SCOPES, And, MatchAll, Node, Not, Or, Phrase, Term, Words
+from indexing.text.segmenter import Segmenter
 
 MAX_QUERY_CHARS = 500
 MAX_TERMS = 64

@@ -1,0 +1,1 @@
+"""The search core: one SearchService for the API, the page, the CLI and export."""

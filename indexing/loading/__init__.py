@@ -1,0 +1,1 @@
+"""Loading and export: readers, field maps, the loader, the write path, export."""

@@ -1,0 +1,1 @@
+"""Records and taxonomy: the record models, countries, crime forms and their inference."""

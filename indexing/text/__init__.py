@@ -1,0 +1,1 @@
+"""Text processing: jieba segmentation, folding, highlighting."""
