@@ -84,7 +84,7 @@ from bench.metrics import (  # noqa: E402
 from indexing.records.crime_forms import TAXONOMY  # noqa: E402
 from indexing.engines.units import units_for  # noqa: E402
 from indexing.engines.base import Engine, Record  # noqa: E402
-from indexing.engines.elastic import ElasticEngine  # noqa: E402
+from indexing.engines.elastic.engine import ElasticEngine  # noqa: E402
 from indexing.engines.embedded import EmbeddedEngine  # noqa: E402
 from indexing.errors import CasedigestError  # noqa: E402
 from indexing.core.models import SearchRequest

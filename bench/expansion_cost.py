@@ -46,7 +46,7 @@ from bench.load_and_query import (  # noqa: E402
 )
 from bench.metrics import KINDS, Query, load_queries  # noqa: E402
 from indexing.engines.base import Engine  # noqa: E402
-from indexing.engines.elastic import ElasticEngine  # noqa: E402
+from indexing.engines.elastic.engine import ElasticEngine  # noqa: E402
 from indexing.engines.embedded import EmbeddedEngine  # noqa: E402
 from indexing.core.models import SearchRequest, SearchResult
 from indexing.core.search import SearchService  # noqa: E402

@@ -29,7 +29,7 @@ def open_engine(settings: Settings, segmenter: Segmenter) -> Engine:
         from indexing.engines.embedded import EmbeddedEngine
 
         return EmbeddedEngine(settings.data_path, segmenter, workers=settings.segmentation_workers)
-    from indexing.engines.elastic import ElasticEngine
+    from indexing.engines.elastic.engine import ElasticEngine
 
     return ElasticEngine(
         elasticsearch_client(settings),

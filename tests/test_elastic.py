@@ -17,7 +17,9 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from conftest import CAIL, cail_records, discard, engine_settings, sample_records
-from indexing.engines.elastic import ElasticEngine, _decode_after, latest_mapping
+from indexing.engines.elastic.engine import ElasticEngine
+from indexing.engines.elastic.query import decode_after
+from indexing.engines.elastic.index import latest_mapping
 from indexing.errors import InvalidCursor
 from indexing.core.models import SearchRequest
 from indexing.core.search import SearchService
@@ -103,7 +105,7 @@ def test_cursor_pages_through_point_in_time(elastic: ElasticEngine, segmenter: S
     assert second.next_cursor is not None
     cursor = second.next_cursor
     payload = cursor.split(".")[0]  # a signed cursor: base64 JSON payload "." signature
-    position = _decode_after(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["a"])
+    position = decode_after(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["a"])
     assert position["pit"]  # later pages read one consistent point in time
     elastic.client.close_point_in_time(id=position["pit"])
     with pytest.raises(InvalidCursor):
@@ -305,7 +307,8 @@ BROAD_REQUESTS = [
 def test_broad_matches_count_facets_as_everything_minus_the_rest(
     elastic: ElasticEngine, segmenter: Segmenter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import indexing.engines.elastic as elastic_module
+    import indexing.engines.elastic.engine as engine_module
+    import indexing.engines.elastic.facets as facets_module
     from indexing.query.model import FACET_NAMES, EngineQuery, FacetRequest, Term
 
     elastic.upsert(cail_records(1500) + sample_records())
@@ -329,19 +332,19 @@ def test_broad_matches_count_facets_as_everything_minus_the_rest(
 
     broad = answers()
     broad_parts = list(parts)
-    monkeypatch.setattr(elastic_module, "BROAD_MATCH_SHARE", 2.0)  # never broad: one request per group
+    monkeypatch.setattr(engine_module, "BROAD_MATCH_SHARE", 2.0)  # never broad: one request per group
     parts.clear()
     plain = answers()
     assert broad == plain
     assert all(total > 0 for total, _, _ in plain)
     assert sum(broad_parts) > sum(parts)  # the broad way was taken: two requests per facet group
     # A bucket list cut short cannot give an exact difference: the group is counted plainly.
-    monkeypatch.setattr(elastic_module, "BROAD_MATCH_SHARE", 0.7)
-    monkeypatch.setattr(elastic_module, "ALL_BUCKETS", 1)
+    monkeypatch.setattr(engine_module, "BROAD_MATCH_SHARE", 0.7)
+    monkeypatch.setattr(facets_module, "ALL_BUCKETS", 1)
     assert answers() == plain
 
     # Excluded records (related cases) stay out of both counts.
-    monkeypatch.setattr(elastic_module, "ALL_BUCKETS", 10_000)
+    monkeypatch.setattr(facets_module, "ALL_BUCKETS", 10_000)
     excluded = tuple(r.id for r in cail_records(40))
     facets = tuple(FacetRequest(name, 20) for name in FACET_NAMES)
     query = EngineQuery(match=Term("被告人"), exclude_records=excluded, facets=facets, size=20)

@@ -24,7 +24,7 @@ import pytest
 
 from conftest import cail_records
 from indexing.engines.base import Record
-from indexing.engines.elastic import SEARCH_RETRIES, SEARCH_RETRY_PAUSE, ElasticEngine
+from indexing.engines.elastic.engine import SEARCH_RETRIES, SEARCH_RETRY_PAUSE, ElasticEngine
 from indexing.errors import CasedigestError
 from indexing.core.models import SearchRequest
 from indexing.core.search import SearchService

@@ -17,7 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import sample_records
-from indexing.engines.elastic import ElasticEngine, EngineWriteRefused
+from indexing.engines.elastic.engine import ElasticEngine
+from indexing.engines.elastic.errors import EngineWriteRefused
 from indexing.errors import CasedigestError
 from indexing.records.model import parse_record
 from indexing.text.segmenter import Segmenter

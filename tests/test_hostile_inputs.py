@@ -31,7 +31,8 @@ from fastapi import FastAPI
 
 from conftest import case, discard, engine_settings, sample_records, ENGINES
 from indexing.core.cursor import CursorCodec, Position
-from indexing.engines.elastic import ElasticEngine, _encode_after
+from indexing.engines.elastic.engine import ElasticEngine
+from indexing.engines.elastic.query import encode_after
 from indexing.records.enrich import with_inferred_forms
 from indexing.records.model import parse_record
 from indexing.core.models import MAX_FILTER_VALUES
@@ -166,7 +167,7 @@ def test_signed_but_out_of_range_position_is_bounded(app: FastAPI) -> None:
             error_of(get(app, "/v1/search", {"q": "被告人", "size": 2, "cursor": bad}), 400, "invalid_cursor")
     else:
         # A point in time the node does not know: the client's cursor, not an outage (was 503).
-        bogus = _encode_after({"sa": [1.0, "t-drugs-1"], "pit": base64.b64encode(b"not a pit").decode(), "n": 2})
+        bogus = encode_after({"sa": [1.0, "t-drugs-1"], "pit": base64.b64encode(b"not a pit").decode(), "n": 2})
         cursor = codec.encode(Position(bogus, "all"), real["f"])
         error = error_of(get(app, "/v1/search", {"q": "被告人", "size": 2, "cursor": cursor}), 400, "invalid_cursor")
         assert "repeat the search" in error["message"]

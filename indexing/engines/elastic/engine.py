@@ -10,121 +10,55 @@ match_phrase queries, terms aggregations, multi-search, point in time and search
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import queue
 import threading
 import time
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from elasticsearch import (
     ApiError,
-    AuthenticationException,
-    AuthorizationException,
-    ConnectionError as ESConnectionError,
     ConflictError,
-    ConnectionTimeout,
     Elasticsearch,
     NotFoundError,
     TransportError,
     helpers,
 )
 
-from indexing.query import ranking
 from indexing.core.cursor import new_secret
-from indexing.engines.units import CHAR_FIELDS, WORD_FIELDS, IndexUnit, unit_ids
+from indexing.engines.units import unit_ids
 from indexing.engines.base import ApiKey, AuditEntry, EngineHealth, Outcome, Record
 from indexing.errors import BadRequest, CasedigestError, EngineUnavailable, InvalidCursor
 from indexing.query.model import (
-    And,
-    AtLeast,
-    Boosted,
-    ChargeIs,
     DocFreqs,
     EngineHit,
     EngineQuery,
     EngineResult,
-    FacetRequest,
-    Filters,
     MatchAll,
-    Node,
-    Not,
-    Or,
-    Phrase,
-    Term,
-    Words,
 )
 from indexing.records.model import parse_record
 from indexing.text.segmenter import Segmenter
 from indexing.engines.unit_pool import MIN_PARALLEL_BATCH, UnitPool
 from indexing.loading.writes import utc_now
+from indexing.engines.elastic.errors import EngineWriteRefused, translate
+from indexing.engines.elastic.facets import facet_bodies, facet_counts, facet_groups, total_hits
+from indexing.engines.elastic.index import latest_mapping, unit_source
+from indexing.engines.elastic.query import Compiler, bool_query, boost, decode_after, encode_after, filters_query
 
 log = logging.getLogger("casedigest")
 
-MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "mappings"
+
 PIT_KEEP_ALIVE = "2m"
 _END = object()  # closes the queue of bulk actions
 SEARCH_RETRIES = 2  # a search part failing on the node (5xx) is asked again this often
 SEARCH_RETRY_PAUSE = 0.15  # seconds, times the attempt number
 # A match the core estimates to cover at least this share of the documents has its facets
-# counted as "every document minus the ones left out" (`_facet_bodies`).
+# counted as "every document minus the ones left out" (`facet_bodies`).
 BROAD_MATCH_SHARE = 0.7
-ALL_BUCKETS = 10_000  # buckets asked per facet for that difference: every value, in practice
 MERGE_AFTER_LOAD_SHARE = 0.25  # a bulk load writing this share of the index merges it (`merge_after_load`)
 MERGE_AFTER_LOAD_MAX_SHARD_BYTES = 5 * 1024**3
-
-_FILTER_FIELDS = {
-    "crime_form": "crime_forms",
-    "doc_type": "doc_type",
-    "country": "country",
-    "court": "court",
-    "charge": "charges",
-    "year": "year",
-}
-
-
-class EngineWriteRefused(CasedigestError):
-    """Elasticsearch refused a write (permissions, a read-only index, a rejected document)."""
-
-    code = "engine_write_refused"
-    status = 503
-
-
-def latest_mapping() -> tuple[int, dict[str, Any]]:
-    """The highest-numbered index definition in mappings/ and its version."""
-    files = sorted(MAPPINGS_DIR.glob("cases-v*.json"), key=lambda p: int(p.stem.split("-v")[1]))
-    if not files:
-        raise EngineUnavailable(f"no index definition (cases-v*.json) in {MAPPINGS_DIR}")
-    definition = json.loads(files[-1].read_text("utf-8"))
-    return int(definition["version"]), definition
-
-
-def _translate(exc: Exception, action: str) -> CasedigestError:
-    """One place that turns client errors into the service's errors (never a stack trace)."""
-    if isinstance(exc, AuthenticationException):
-        return EngineUnavailable(
-            f"Elasticsearch rejected the credentials while {action}: authentication failed",
-            {"engine": "elasticsearch", "reason": "authentication"},
-        )
-    if isinstance(exc, AuthorizationException):
-        return EngineWriteRefused(
-            f"Elasticsearch refused {action}: the configured user lacks the privilege",
-            {"engine": "elasticsearch", "reason": "authorization"},
-        )
-    if isinstance(exc, (ESConnectionError, ConnectionTimeout)):
-        return EngineUnavailable(
-            f"Elasticsearch cannot be reached while {action}: {exc.__class__.__name__}",
-            {"engine": "elasticsearch", "reason": "unreachable"},
-        )
-    if isinstance(exc, ApiError):
-        return EngineUnavailable(
-            f"Elasticsearch failed while {action}: HTTP {exc.meta.status} {exc.message}",
-            {"engine": "elasticsearch", "reason": str(exc.message)},
-        )
-    return EngineUnavailable(f"Elasticsearch failed while {action}: {exc}", {"engine": "elasticsearch"})
 
 
 class ElasticEngine:
@@ -160,7 +94,7 @@ class ElasticEngine:
         try:
             return fn()
         except (TransportError, ApiError) as exc:
-            raise _translate(exc, action) from None
+            raise translate(exc, action) from None
 
     def _ensure_alias(self) -> None:
         if not self._call("checking the alias", lambda: self.client.indices.exists_alias(name=self.alias)):
@@ -330,7 +264,7 @@ class ElasticEngine:
             self.client.indices.forcemerge(index=self.alias, max_num_segments=1, wait_for_completion=False)
             return True
         except (TransportError, ApiError) as exc:  # e.g. no `monitor` or `manage` privilege
-            log.info("not merging after the load: %s", _translate(exc, "merging after a load").message)
+            log.info("not merging after the load: %s", translate(exc, "merging after a load").message)
             return False
 
     def _pause_refresh(self) -> None:
@@ -343,7 +277,7 @@ class ElasticEngine:
             self.client.indices.put_settings(index=self.alias, settings={"index": {"refresh_interval": "-1"}})
             self._refresh_paused = True
         except (TransportError, ApiError) as exc:  # e.g. no `manage` privilege: load anyway
-            log.info("loading without pausing refreshes: %s", _translate(exc, "pausing refreshes").message)
+            log.info("loading without pausing refreshes: %s", translate(exc, "pausing refreshes").message)
 
     def _resume_refresh(self) -> None:
         self._call("resuming refreshes", lambda: self.client.indices.put_settings(
@@ -359,7 +293,7 @@ class ElasticEngine:
                 # between two chunks leaves no hash behind for a half-written record, so the
                 # next load writes it again instead of skipping it as unchanged.
                 for unit in [*units[1:], units[0]]:
-                    source = _unit_source(unit)
+                    source = unit_source(unit)
                     if unit.unit_id == record.id:
                         source["record"] = record.model_dump(mode="json")
                         source["content_hash"] = record.content_hash()
@@ -446,7 +380,7 @@ class ElasticEngine:
                         )
                     failed.append(str(op.get("_id")))
         except (TransportError, ApiError) as exc:
-            raise _translate(exc, "writing") from None
+            raise translate(exc, "writing") from None
         return failed
 
     # ---- reads -------------------------------------------------------------------------
@@ -501,28 +435,28 @@ class ElasticEngine:
         request, having no hits, is one that Elasticsearch's request cache keeps until the
         next refresh: paging through a result list does not count its facets again.
         """
-        compiler = _Compiler()
+        compiler = Compiler()
         match = compiler.node(query.match)
         if query.only_records:
             match = {"bool": {"must": [match], "filter": [{"terms": {"record_id": list(query.only_records)}}]}}
         scored: dict[str, Any] = match
         if query.boosts:
             scored = {"bool": {"must": [match], "should": [
-                _boost(compiler.node(n), w) for n, w in query.boosts]}}
-        filters = _filters(query.filters)
+                boost(compiler.node(n), w) for n, w in query.boosts]}}
+        filters = filters_query(query.filters)
         exclusions = [{"terms": {"record_id": list(query.exclude_records)}}] if query.exclude_records else []
         sort: list[Any] = (
             [{"sort_date": "desc"}, {"unit_id": "asc"}] if query.sort == "date" else ["_score", {"unit_id": "asc"}]
         )
         hits_body: dict[str, Any] = {
-            "query": _bool(must=[scored], filter=[filters] if filters else [], must_not=exclusions),
+            "query": bool_query(must=[scored], filter=[filters] if filters else [], must_not=exclusions),
             "size": query.size,
             "sort": sort,
             "track_total_hits": True,
             "_source": ["unit_id", "record_id", *(["record"] if query.with_records else [])],
         }
         header: dict[str, Any] = {"allow_partial_search_results": False}  # a missing shard is an error
-        position = _decode_after(query.after) if query.after else None
+        position = decode_after(query.after) if query.after else None
         pit_id: str | None = None
         if position is not None:
             pit_id = position.get("pit") or self._call("opening a point in time", lambda: self.client.open_point_in_time(
@@ -534,7 +468,7 @@ class ElasticEngine:
             hits_body["from"] = query.offset
             searches = [{**header, "index": self.alias}, hits_body]
         counting = None  # the facet group that also counts the hits, if any
-        groups = _facet_groups(query)
+        groups = facet_groups(query)
         broad = query.match_share >= BROAD_MATCH_SHARE and not isinstance(query.match, MatchAll)
         for i, (others, group) in enumerate(groups):
             if others == filters and counting is None:
@@ -543,19 +477,19 @@ class ElasticEngine:
                 # that cannot reach the first page (much faster on common words).
                 counting = i
                 hits_body["track_total_hits"] = False
-            parts = _facet_bodies(match, others, exclusions, group, counts=counting == i, broad=broad)
+            parts = facet_bodies(match, others, exclusions, group, counts=counting == i, broad=broad)
             searches += [part for body in parts for part in ({**header, "index": self.alias}, body)]
         responses = self._msearch(searches, expired_cursor=position is not None)
         hits = responses[0]["hits"]["hits"]
-        total = _total(responses[0])  # when no facet request counts
+        total = total_hits(responses[0])  # when no facet request counts
         facets: dict[str, list[tuple[str, int]]] = {}
         answers = iter(responses[1:])
         for i, (others, group) in enumerate(groups):
-            counted = _facet_counts([next(answers) for _ in range(2 if broad else 1)], group)
+            counted = facet_counts([next(answers) for _ in range(2 if broad else 1)], group)
             if counted is None:  # a broad count the node could not give in full: count plainly
-                plain = _facet_bodies(match, others, exclusions, group, counts=counting == i, broad=False)
+                plain = facet_bodies(match, others, exclusions, group, counts=counting == i, broad=False)
                 answer = self._msearch([{**header, "index": self.alias}, plain[0]], expired_cursor=False)
-                counted = _facet_counts(answer, group)
+                counted = facet_counts(answer, group)
                 assert counted is not None
             group_total, group_facets = counted
             facets.update(group_facets)
@@ -574,7 +508,7 @@ class ElasticEngine:
         seen = (position.get("n", 0) if position else query.offset) + len(hits)
         next_after = None
         if hits and seen < total:
-            next_after = _encode_after({"sa": hits[-1]["sort"], "pit": responses[0].get("pit_id", pit_id), "n": seen})
+            next_after = encode_after({"sa": hits[-1]["sort"], "pit": responses[0].get("pit_id", pit_id), "n": seen})
         return EngineResult(total=total, hits=out, facets=facets, next_after=next_after)
 
     def _msearch(self, searches: list[dict[str, Any]], expired_cursor: bool) -> list[dict[str, Any]]:
@@ -661,7 +595,7 @@ class ElasticEngine:
             except ConflictError:
                 pass  # another process created it first: theirs is the one to use
             except (TransportError, ApiError) as exc:
-                raise _translate(exc, "storing the cursor secret (or set CASEDIGEST_CURSOR_SECRET)") from None
+                raise translate(exc, "storing the cursor secret (or set CASEDIGEST_CURSOR_SECRET)") from None
             found = self._call("reading the cursor secret", lambda: self.client.get(
                 index=self._meta_index, id="cursor_secret"))
         return str(found["_source"]["value"])
@@ -686,7 +620,7 @@ class ElasticEngine:
         except ConflictError:
             raise BadRequest(f"a key named {key.name!r} already exists", {"name": key.name}) from None
         except (TransportError, ApiError) as exc:
-            raise _translate(exc, "storing a key") from None
+            raise translate(exc, "storing a key") from None
 
     def keys(self) -> list[ApiKey]:
         self._ensure_keys_index()
@@ -746,7 +680,7 @@ class ElasticEngine:
         except CasedigestError as exc:
             return EngineHealth(self.name, False, exc.message)
         except (TransportError, ApiError) as exc:
-            return EngineHealth(self.name, False, _translate(exc, "checking health").message)
+            return EngineHealth(self.name, False, translate(exc, "checking health").message)
         status = health["status"]
         detail = f"cluster {health['cluster_name']} {status}, {health['number_of_nodes']} nodes, {records} records in alias {self.alias}"
         return EngineHealth(self.name, status in ("green", "yellow"), detail, records)
@@ -754,204 +688,3 @@ class ElasticEngine:
     def close(self) -> None:
         self.unit_pool.close()
         self.client.close()
-
-
-def _unit_source(unit: IndexUnit) -> dict[str, Any]:
-    source: dict[str, Any] = {
-        "unit_id": unit.unit_id,
-        "record_id": unit.record_id,
-        "doc_type": unit.doc_type,
-        "crime_forms": unit.crime_forms,
-        "country": unit.country,
-        "court": unit.court,
-        "charges": unit.charges,
-        "year": unit.year,
-        "sort_date": unit.sort_date,
-    }
-    for name, tokens in unit.words.items():
-        source[f"{name}_w"] = tokens
-    for name, tokens in unit.chars.items():
-        source[f"{name}_c"] = tokens
-    return source
-
-
-def _bool(
-    must: Sequence[dict[str, Any]] = (), filter: Sequence[dict[str, Any]] = (), must_not: Sequence[dict[str, Any]] = ()
-) -> dict[str, Any]:
-    """A bool query of these clauses, or the single clause itself when that is all there is."""
-    if len(must) == 1 and not filter and not must_not:
-        return must[0]
-    clauses = {"must": list(must), "filter": list(filter), "must_not": list(must_not)}
-    return {"bool": {k: v for k, v in clauses.items() if v}}
-
-
-def _facet_groups(query: EngineQuery) -> list[tuple[dict[str, Any] | None, list[FacetRequest]]]:
-    """The facets grouped by the filters that apply to them, each group one request.
-
-    A facet counts the matches under every filter but its own. Facets under the same other
-    filters share a request with those filters in its query (cheaper than a filter
-    aggregation per facet); the groups run side by side on the node's search threads.
-    """
-    groups: dict[str, tuple[dict[str, Any] | None, list[FacetRequest]]] = {}
-    for facet in query.facets:
-        others = _filters(query.filters.without(facet.name))
-        key = json.dumps(others, sort_keys=True)
-        groups.setdefault(key, (others, []))[1].append(facet)
-    return list(groups.values())
-
-
-def _facet_bodies(
-    match: dict[str, Any],
-    others: dict[str, Any] | None,
-    exclusions: list[dict[str, Any]],
-    group: list[FacetRequest],
-    counts: bool,
-    broad: bool,
-) -> list[dict[str, Any]]:
-    """The requests that count one facet group (and the hits, if `counts`).
-
-    Plainly, one request over the matches. For a broad match (most documents), two: every
-    document under the group's filters, and those the match leaves out; the counts are their
-    difference. Each is cheaper than aggregating nearly every document, and the first does not
-    depend on the query, so the node's request cache answers it for any query until the next
-    refresh. Both ask for every bucket, so the difference is exact (`_facet_counts` checks).
-    """
-    scope = [others] if others else []
-    if not broad:
-        return [{
-            "size": 0,
-            "track_total_hits": counts,
-            "query": _bool(filter=[match, *scope], must_not=exclusions),
-            "aggs": {f.name: {"terms": {"field": _FILTER_FIELDS[f.name], "size": f.size}} for f in group},
-        }]
-    aggs = {f.name: {"terms": {"field": _FILTER_FIELDS[f.name], "size": ALL_BUCKETS}} for f in group}
-    everything = _bool(filter=scope, must_not=exclusions) if scope or exclusions else {"match_all": {}}
-    return [
-        {"size": 0, "track_total_hits": counts, "query": everything, "aggs": aggs},
-        {"size": 0, "track_total_hits": counts, "query": _bool(filter=scope, must_not=[match, *exclusions]), "aggs": aggs},
-    ]
-
-
-def _facet_counts(
-    answers: list[dict[str, Any]], group: list[FacetRequest]
-) -> tuple[int, dict[str, list[tuple[str, int]]]] | None:
-    """The hit count and buckets of one facet group from its answers (see `_facet_bodies`).
-
-    Two answers are every document and the ones left out: counts are their difference, in the
-    node's own order (count, then key), cut to each facet's size. None if a bucket list was
-    cut short, since the difference would then not be exact.
-    """
-    if len(answers) == 1:
-        (answer,) = answers
-        aggs = answer.get("aggregations", {})
-        return _total(answer), {
-            f.name: [(_key(b), int(b["doc_count"])) for b in aggs.get(f.name, {}).get("buckets", []) if b["doc_count"] > 0]
-            for f in group
-        }
-    everything, left_out = answers
-    facets: dict[str, list[tuple[str, int]]] = {}
-    for f in group:
-        all_agg, out_agg = everything["aggregations"][f.name], left_out["aggregations"][f.name]
-        if all_agg.get("sum_other_doc_count") or out_agg.get("sum_other_doc_count"):
-            return None
-        counts = {_key(b): int(b["doc_count"]) for b in all_agg["buckets"]}
-        for b in out_agg["buckets"]:  # (a write between the two requests may leave a value only here)
-            counts[_key(b)] = counts.get(_key(b), 0) - int(b["doc_count"])
-        numeric = f.name == "year"
-        ranked = sorted(((k, n) for k, n in counts.items() if n > 0),
-                        key=lambda kn: (-kn[1], int(kn[0]) if numeric else kn[0]))
-        facets[f.name] = ranked[: f.size]
-    return _total(everything) - _total(left_out), facets
-
-
-def _total(answer: dict[str, Any]) -> int:
-    """The hit count of a search answer (0 where it was not counted)."""
-    return int(answer["hits"].get("total", {}).get("value", 0))
-
-
-def _boost(query: dict[str, Any], weight: float) -> dict[str, Any]:
-    return {"bool": {"must": [query], "boost": weight}}
-
-
-def _filters(filters: Filters) -> dict[str, Any] | None:
-    clauses: list[dict[str, Any]] = []
-    for name in ("crime_form", "doc_type", "country", "court", "charge"):
-        values = getattr(filters, name)
-        if values:
-            clauses.append({"terms": {_FILTER_FIELDS[name]: list(values)}})
-    if filters.year_from is not None or filters.year_to is not None:
-        bounds = {k: v for k, v in (("gte", filters.year_from), ("lte", filters.year_to)) if v is not None}
-        clauses.append({"range": {"year": bounds}})
-    return {"bool": {"filter": clauses}} if clauses else None
-
-
-def _key(bucket: dict[str, Any]) -> str:
-    key = bucket.get("key_as_string", bucket["key"])
-    return str(int(key)) if isinstance(key, float) and key.is_integer() else str(key)
-
-
-def _encode_after(position: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(position, separators=(",", ":")).encode()).decode()
-
-
-def _decode_after(after: str) -> dict[str, Any]:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(after.encode()))
-        if not isinstance(data, dict) or "sa" not in data:
-            raise ValueError
-        return data
-    except ValueError:
-        raise InvalidCursor("cursor is not one this service issued") from None
-
-
-class _Compiler:
-    """Compiles the engine-neutral tree into Elasticsearch query DSL."""
-
-    def node(self, node: Node) -> dict[str, Any]:
-        if isinstance(node, MatchAll):
-            return {"match_all": {}}
-        if isinstance(node, Term):
-            return self._term(node)
-        if isinstance(node, Words):
-            every = {"bool": {"must": [self._term(Term(p, node.scope)) for p in node.parts]}}
-            if not node.fallback:
-                return every
-            return {"bool": {"should": [every, *self._char_fallback(node.text, node.scope)], "minimum_should_match": 1}}
-        if isinstance(node, Phrase):
-            fields = [node.scope] if node.scope in CHAR_FIELDS else list(CHAR_FIELDS)
-            return {"bool": {"should": [
-                _boost(self._char_run(f, node.chars), ranking.WORD_WEIGHTS[f]) for f in fields
-            ], "minimum_should_match": 1}}
-        if isinstance(node, And):
-            must = [self.node(c) for c in node.clauses if not isinstance(c, Not)]
-            must_not = [self.node(c.clause) for c in node.clauses if isinstance(c, Not)]
-            return {"bool": {"must": must or [{"match_all": {}}], "must_not": must_not}}
-        if isinstance(node, Or):
-            return {"bool": {"should": [self.node(c) for c in node.clauses], "minimum_should_match": 1}}
-        if isinstance(node, Not):
-            return {"bool": {"must": [{"match_all": {}}], "must_not": [self.node(node.clause)]}}
-        if isinstance(node, Boosted):
-            return _boost(self.node(node.clause), node.weight)
-        if isinstance(node, AtLeast):
-            return {"bool": {"should": [self.node(c) for c in node.clauses], "minimum_should_match": node.minimum}}
-        if isinstance(node, ChargeIs):
-            return {"term": {"charges": node.charge}}
-        raise TypeError(f"unknown query node {node!r}")
-
-    def _term(self, term: Term) -> dict[str, Any]:
-        fields = [term.scope] if term.scope else list(WORD_FIELDS)
-        should = [{"term": {f"{f}_w": {"value": term.word, "boost": ranking.WORD_WEIGHTS[f]}}} for f in fields]
-        if term.fallback:
-            should += self._char_fallback(term.word, term.scope)
-        return {"bool": {"should": should, "minimum_should_match": 1}}
-
-    def _char_fallback(self, text: str, scope: str | None) -> list[dict[str, Any]]:
-        chars = Segmenter.chars(text)
-        fields = [f for f in ([scope] if scope else CHAR_FIELDS) if f in CHAR_FIELDS]
-        return [_boost(self._char_run(f, chars), ranking.CHAR_FALLBACK_WEIGHT) for f in fields]
-
-    @staticmethod
-    def _char_run(field: str, chars: Sequence[str]) -> dict[str, Any]:
-        if len(chars) == 1:
-            return {"term": {f"{field}_c": chars[0]}}
-        return {"match_phrase": {f"{field}_c": {"query": " ".join(chars)}}}
