@@ -18,6 +18,8 @@ from conftest import ENGINES, RESOLUTION, SAMPLE, cail_records, discard, engine_
 from indexing.records.model import parse_record
 from service.app import create_app
 
+pytestmark = pytest.mark.real_data  # every test here reads the real cases
+
 ROOT = Path(__file__).resolve().parents[1]
 REAL_CASES = 600
 

@@ -61,6 +61,7 @@ def _differences(records: list[Record], native: Segmenter, reference: Segmenter,
 
 
 @pytest.mark.slow
+@pytest.mark.real_data
 def test_native_cuts_every_real_case_as_jieba_does(native: Segmenter, reference: Segmenter) -> None:
     records = _records(CAIL, FieldMap.load(CAIL_MAP))
     assert len(records) == 4496

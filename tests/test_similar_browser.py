@@ -16,6 +16,8 @@ from conftest_browser import web_app
 from service.settings import Settings
 from test_web_browser import LiveServer, browser, browser_type_launch_args  # noqa: F401  (fixtures)
 
+pytestmark = pytest.mark.real_data  # every test here reads the real cases
+
 # Every EVERY-th real case is in the index; the pasted facts are those of a case that is not.
 EVERY = 5
 

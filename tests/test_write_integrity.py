@@ -224,6 +224,7 @@ def test_a_record_left_pending_is_indexed_by_the_running_service(
     assert pending_count(engine.path) == 0
 
 
+@pytest.mark.real_data
 def test_two_loaders_at_once_leave_nothing_unindexed(tmp_path: Path) -> None:
     sample = tmp_path / "cail.jsonl"
     sample.write_text("".join(CAIL.read_text("utf-8").splitlines(keepends=True)[:1500]), "utf-8")
