@@ -16,10 +16,9 @@ MAX_PAGE_DEPTH = 10_000  # beyond this, page with the cursor
 MAX_FILTER_VALUES = 50  # values of one filter in one request (each costs the engine and the page)
 
 
-class SearchRequest(BaseModel):
-    """A search as a user asks it; every field is optional."""
+class SearchFilters(BaseModel):
+    """The filters of a search or of a similar-case search: OR within a field, AND across fields."""
 
-    q: str = ""
     crime_form: list[str] = Field(default_factory=list)
     doc_type: list[str] = Field(default_factory=list)
     country: list[str] = Field(default_factory=list)
@@ -27,6 +26,12 @@ class SearchRequest(BaseModel):
     charge: list[str] = Field(default_factory=list)
     year_from: int | None = None
     year_to: int | None = None
+
+
+class SearchRequest(SearchFilters):
+    """A search as a user asks it; every field is optional."""
+
+    q: str = ""
     sort: Literal["relevance", "date"] | None = None
     page: int = 1
     size: int = 10

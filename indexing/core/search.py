@@ -34,7 +34,6 @@ from indexing.query.parser import is_long_plain_text, parse_query
 from indexing.query.rewrite import Rewriter, relax
 from indexing.query.ranking import MIN_STRICT_RESULTS, PHRASE_BOOST
 from indexing.text.segmenter import Segmenter
-
 from indexing.core.models import (
     MAX_FILTER_VALUES,
     MAX_PAGE_DEPTH,
@@ -44,6 +43,7 @@ from indexing.core.models import (
     ExpansionView,
     FacetBucket,
     Hit,
+    SearchFilters,
     SearchRequest,
     SearchResult,
 )
@@ -237,7 +237,7 @@ class SearchService:
 
         return generate()
 
-    def filters(self, request: SearchRequest) -> Filters:
+    def filters(self, request: SearchFilters) -> Filters:
         """Validate and normalize the filters of a request (labels → codes, ISO codes)."""
         for name in ("crime_form", "doc_type", "country", "court", "charge"):
             count = len(getattr(request, name))
@@ -354,8 +354,7 @@ class SearchService:
         from indexing.similar.models import SimilarRequest
         from indexing.similar.search import similar_cases
 
-        fields = request.model_dump(include={"crime_form", "doc_type", "country", "court", "charge",
-                                             "year_from", "year_to", "size", "cursor"})
+        fields = request.model_dump(include={*SearchFilters.model_fields, "size", "cursor"})
         found = similar_cases(self, SimilarRequest(text=request.q, **fields), offset)
         return SearchResult(
             query=request.q,

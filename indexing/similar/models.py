@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-from indexing.core.models import Hit
+from indexing.core.models import Hit, SearchFilters
 
 # The longest fact text accepted: a full judgment fits; anything longer is not one case's facts.
 MAX_TEXT_CHARS = 20_000
@@ -14,17 +14,10 @@ MAX_TEXT_CHARS = 20_000
 MAX_RESULTS = 200
 
 
-class SimilarRequest(BaseModel):
+class SimilarRequest(SearchFilters):
     """Pasted facts and the same filters as a search."""
 
     text: str
-    crime_form: list[str] = Field(default_factory=list)
-    doc_type: list[str] = Field(default_factory=list)
-    country: list[str] = Field(default_factory=list)
-    court: list[str] = Field(default_factory=list)
-    charge: list[str] = Field(default_factory=list)
-    year_from: int | None = None
-    year_to: int | None = None
     size: int = 10
     cursor: str | None = None
     explain: bool = False  # also list, per hit, where each shared term occurs

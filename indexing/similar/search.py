@@ -9,7 +9,7 @@ from indexing.core.cursor import Position
 from indexing.errors import BadRequest, InvalidCursor
 from indexing.query.model import Filters
 from indexing.records.model import CaseDigest
-from indexing.core.models import MAX_PAGE_SIZE, SearchRequest
+from indexing.core.models import MAX_PAGE_SIZE
 from indexing.core.dressing import dress_hit
 from indexing.similar import method
 from indexing.similar.charge_vote import Prediction
@@ -29,7 +29,7 @@ def similar_cases(service: "SearchService", request: SimilarRequest, offset: int
     text = method.check_text(request.text)
     if not 1 <= request.size <= MAX_PAGE_SIZE:
         raise BadRequest(f"size must be between 1 and {MAX_PAGE_SIZE}", {"size": request.size})
-    filters = service.filters(SearchRequest(**request.model_dump(include=_FILTER_FIELDS)))
+    filters = service.filters(request)
     owner = method.fingerprint(text, filters)
     if request.cursor:
         offset = _offset(service.cursors().decode(request.cursor, owner))
@@ -52,9 +52,6 @@ def _offset(position: Position) -> int:
     if not after.isascii() or not after.isdigit() or int(after) >= MAX_RESULTS:
         raise InvalidCursor("cursor is not one this service issued", {"cursor": after[:100]})
     return int(after)
-
-
-_FILTER_FIELDS = {"crime_form", "doc_type", "country", "court", "charge", "year_from", "year_to"}
 
 
 def _run(
