@@ -19,7 +19,9 @@ A full disk becomes `StorageFull` on writes, while reads need no writes and keep
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import shutil
 import sqlite3
 import threading
@@ -151,8 +153,9 @@ class EmbeddedEngine:
         self.schema = _build_schema()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._create_schema()
-            self._index = self._open_index()
+            with self._opening_lock():
+                self._create_schema()
+                self._index = self._open_index()
         except (OSError, sqlite3.Error, ValueError) as exc:
             if out_of_space(exc, self.path.parent):
                 raise storage_full(self.path) from None
@@ -225,6 +228,24 @@ class EmbeddedEngine:
     def _meta(self, key: str) -> str | None:
         row = self._db().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return row[0] if row else None
+
+    @contextmanager
+    def _opening_lock(self) -> Iterator[None]:
+        """One process at a time creates or rebuilds the store's index.
+
+        Two loaders starting on a new store at once: without it, one saw the other's index
+        folder before tantivy had written into it, and failed to open it (or removed it).
+        """
+        try:
+            fd = os.open(self.path.with_name(self.path.name + ".open-lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:  # a full or read-only disk: nothing can be created there anyway
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # and with it the lock
 
     def _open_index(self) -> tantivy.Index:
         version_ok = self._meta("index_schema") == INDEX_SCHEMA_VERSION
