@@ -173,19 +173,23 @@ def snippets(
 
 def _word_start(segmenter: Segmenter, folded: str, position: int) -> int:
     """`position`, moved back to the start of the word it falls in."""
-    if not 0 < position < len(folded):
-        return position
-    run_start, run_end = _run(folded, position)
-    for s, e in _word_spans(segmenter, folded[run_start:run_end]):
-        if run_start + s < position < run_start + e:
-            return run_start + s
-    return position
+    return _word_around(segmenter, folded, position, 0)
 
 
 def _word_end(segmenter: Segmenter, folded: str, position: int) -> int:
     """`position`, moved forward to the end of the word it falls in."""
+    return _word_around(segmenter, folded, position, 1)
+
+
+def _word_around(segmenter: Segmenter, folded: str, position: int, edge: int) -> int:
+    """The start (`edge` 0) or end (1) of the word `position` falls inside; else `position`."""
     if not 0 < position < len(folded):
         return position
+    run_start, run_end = _run(folded, position)
+    for span in _word_spans(segmenter, folded[run_start:run_end]):
+        if run_start + span[0] < position < run_start + span[1]:
+            return run_start + span[edge]
+    return position
     run_start, run_end = _run(folded, position)
     for s, e in _word_spans(segmenter, folded[run_start:run_end]):
         if run_start + s < position < run_start + e:
