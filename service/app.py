@@ -18,6 +18,7 @@ from service import signin, similar_web, web
 from service.api_docs import install_api_docs
 from service.auth import read_dependencies
 from service.routes import health, records, search, similar, writes
+from service.facts_store import FactsStore
 from service.settings import Settings, get_settings
 from service.state import AppState
 
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(web.router, dependencies=reads)  # the search page, on the same core
     app.include_router(signin.router)  # the pages' sign-in stays open, as the probes do
     app.include_router(similar_web.router, dependencies=reads)  # 类案检索 and its report
+    app.state.similar_facts = FactsStore(settings.pasted_facts_path())
     web.mount_static(app)
     describe_responses(app)  # OpenAPI: the real error statuses and media types, not FastAPI's 422
     install_api_docs(app)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Iterator, Optional, TextIO
 
 import typer
+from pydantic import ValidationError
 
 from indexing.engines.disk import is_disk_full
 from indexing.errors import CasedigestError
@@ -21,12 +22,14 @@ from indexing.loading.export import export_chunks
 from indexing.loading.field_map import FieldMap, FieldMapError
 from indexing.loading.loader import Rejection, TooManyRejections, load_files
 from indexing.core.models import SearchRequest
+from indexing.similar.models import SimilarRequest
 from indexing.core.search import SearchService
 from indexing.text.segmenter import Segmenter
 from indexing.loading.writes import Writer
 from service.cli_admin import register as register_admin
 from service.progress import LoadProgress
 from service.settings import Settings, get_settings
+from service.similar_report import USES, Report, compose_report
 from service.state import open_engine
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="有组织犯罪案例摘要检索服务 casedigest")
@@ -251,6 +254,93 @@ def search(
         typer.echo(f"\n{hit.id}  {hit.title}\n  {where} {forms}")
         for snippet in hit.highlights[:1]:
             typer.echo("  " + snippet.replace("<mark>", "【").replace("</mark>", "】"))
+
+
+@app.command()
+def similar(
+    text: Annotated[str, typer.Argument(help="案件事实（或用 --file 读取文件，- 为标准输入）")] = "",
+    file: Annotated[Optional[Path], typer.Option("--file", "-f", help="read the facts from this file ('-': stdin)")] = None,
+    crime_form: Annotated[list[str], typer.Option("--crime-form", help="crime-form code or label")] = [],
+    court: Annotated[list[str], typer.Option(help="court name")] = [],
+    charge: Annotated[list[str], typer.Option(help="charge name")] = [],
+    year_from: Annotated[Optional[int], typer.Option("--year-from")] = None,
+    year_to: Annotated[Optional[int], typer.Option("--year-to")] = None,
+    size: Annotated[int, typer.Option(help="similar cases to show")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="print the full result as JSON")] = False,
+    report: Annotated[Optional[Path], typer.Option(help="also write the 类案检索报告 of the cases shown (or --pick) to this .docx or .html file")] = None,
+    pick: Annotated[list[str], typer.Option(help="case id to put in the report (default: every case shown)")] = [],
+    searcher: Annotated[str, typer.Option(help="检索主体 named in the report")] = "",
+    disputed: Annotated[str, typer.Option(help="待决案件争议焦点 named in the report")] = "",
+) -> None:
+    """Similar-case search (类案检索): the decided cases most like the facts, and why; optionally the report."""
+    if report is not None and report.suffix.lower() not in (".docx", ".html"):
+        _fail("--report must name a .docx or .html file")
+        return
+    try:
+        facts = _read_facts(text, file)
+    except OSError as exc:
+        _fail(f"cannot read {file}: {exc.strerror or exc}")
+        return
+    try:
+        request = SimilarRequest(
+            text=facts, crime_form=crime_form, court=court, charge=charge,
+            year_from=year_from, year_to=year_to, size=size,
+        )
+        with _search_service(get_settings()) as service:
+            result = service.similar(request)
+            if report is not None:
+                filters = {"crime_form": crime_form, "court": court, "charge": charge,
+                           "year_from": year_from, "year_to": year_to}
+                content = compose_report(
+                    service, request, pick or [h.id for h in result.hits], lambda _id: ("consulted", ""),
+                    searcher=searcher or _actor(), disputed=disputed,
+                    platform=f"casedigest 有组织犯罪案例摘要检索（命令行，{service.engine.health().engine}）",
+                    filters_used="；".join(f"{k}={v}" for k, v in filters.items() if v),
+                )
+                _write_report(report, content)
+    except CasedigestError as exc:
+        _fail(exc.message)
+        return
+    except ValidationError as exc:
+        _fail(exc.errors()[0]["msg"])
+        return
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+        return
+    charges = "、".join(f"{p.label}（{p.confidence:.0%}）" for p in result.predicted_charges) or "无"
+    typer.echo(f"预测罪名：{charges}")
+    typer.echo(f"关键词：{'、'.join(t.word for t in result.key_terms[:12])}")
+    typer.echo(f"相似案例 {result.total} 件（{result.took_ms} ms）")
+    for number, hit in enumerate(result.hits, start=1):
+        where = "，".join(x for x in (hit.court, hit.date, hit.case_number) if x)
+        typer.echo(f"\n{number}. {hit.id}  {hit.title}  相似度 {hit.similarity}\n   {where}")
+        if hit.why.shared_charges:
+            typer.echo("   相同罪名：" + "、".join(hit.why.shared_charges))
+        if hit.why.shared_terms:
+            typer.echo("   共有关键词：" + "、".join(t.word for t in hit.why.shared_terms[:8]))
+    if report is not None:
+        typer.echo(f"\n类案检索报告已写入 {report}", err=True)
+
+
+def _read_facts(text: str, file: Path | None) -> str:
+    """The facts: the argument, or a file's text, or standard input for `-`."""
+    if file is None:
+        return text
+    if str(file) == "-":
+        return sys.stdin.read()
+    return file.read_text(encoding="utf-8-sig")
+
+
+def _write_report(path: Path, report: "Report") -> None:
+    if path.suffix.lower() == ".docx":
+        from service.similar_docx import report_document
+
+        path.write_bytes(report_document(report, USES))
+        return
+    from service.web import render
+
+    page = render("similar_report.html", report=report, uses=USES)
+    path.write_bytes(bytes(page.body))
 
 
 @app.command()

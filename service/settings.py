@@ -69,6 +69,14 @@ class Settings(BaseSettings):
     read_threads: int = Field(
         40, ge=1, description="Threads per server process that run reads at once; writes have a thread of their own."
     )
+    facts_path: Path | None = Field(
+        None,
+        description="SQLite file keeping the 类案检索 page's pasted facts for an hour, shared by every worker (default: beside data_path).",
+    )
+
+    def pasted_facts_path(self) -> Path:
+        """Where the page's pasted facts are kept."""
+        return self.facts_path or self.data_path.with_name("pasted-facts.sqlite3")
 
 
 @lru_cache(maxsize=1)

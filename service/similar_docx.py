@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from docx import Document
 
 if TYPE_CHECKING:
-    from service.similar_web import Report
+    from service.similar_report import Report
 
 
 def report_document(report: "Report", uses: dict[str, str]) -> bytes:

@@ -1,7 +1,7 @@
 """The 类案检索 pages: paste facts, read similar cases and why, select some, get the report.
 
-The facts are sent with POST (a judgment does not fit in a URL) and kept for an hour in
-memory under a key (`FactsStore`); the answer redirects to `GET /similar?t=KEY…`, so the
+The facts are sent with POST (a judgment does not fit in a URL) and kept for an hour under
+a key in a file every worker shares (`service/facts_store.py`); the answer redirects to `GET /similar?t=KEY…`, so the
 result page has a URL, and leaving for a case and coming back shows the same text and results
 (post/redirect/get). Everything works with JavaScript off.
 
@@ -13,12 +13,7 @@ issues of the pending case. It is offered as print-ready HTML and as a .docx fil
 
 from __future__ import annotations
 
-import hashlib
-import time
-from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from threading import Lock
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -30,7 +25,9 @@ from indexing.records.crime_forms import TAXONOMY
 from indexing.errors import BadRequest, CasedigestError
 from indexing.records.model import CaseDigest
 from indexing.similar.models import MAX_TEXT_CHARS, SimilarRequest, SimilarResult
+from service.facts_store import FactsStore
 from service.routes.similar import BodyTooLarge
+from service.similar_report import USES, Report, compose_report
 from service.web import error_page, render, service_or_error
 
 router = APIRouter(tags=["web"], include_in_schema=False)
@@ -38,33 +35,6 @@ router = APIRouter(tags=["web"], include_in_schema=False)
 PAGE_SIZE = 20
 MAX_PICKED = 30
 FILTERS = ("crime_form", "charge", "court", "year_from", "year_to")
-# What each selected case did for the pending case (art. 8 of 法发〔2020〕24号: 参照 or 参考).
-USES = {"followed": "参照", "consulted": "参考"}
-
-
-class FactsStore:
-    """Pasted facts by key, in memory, for an hour; at most `capacity` of them (oldest go first)."""
-
-    def __init__(self, capacity: int = 500, seconds: float = 3600.0) -> None:
-        self._items: OrderedDict[str, tuple[float, str]] = OrderedDict()
-        self._capacity, self._seconds = capacity, seconds
-        self._lock = Lock()
-
-    def put(self, text: str) -> str:
-        key = hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
-        with self._lock:
-            self._items[key] = (time.monotonic(), text)
-            self._items.move_to_end(key)
-            while len(self._items) > self._capacity:
-                self._items.popitem(last=False)
-        return key
-
-    def get(self, key: str) -> str | None:
-        with self._lock:
-            found = self._items.get(key)
-        if found is None or time.monotonic() - found[0] > self._seconds:
-            return None
-        return found[1]
 
 
 # A form's 20,000 characters of Chinese are 180 KB once percent-encoded.
@@ -82,9 +52,7 @@ async def read_form(request: Request) -> FormData:
 
 
 def facts_store(request: Request) -> FactsStore:
-    store = getattr(request.app.state, "similar_facts", None)
-    if store is None:
-        store = request.app.state.similar_facts = FactsStore()
+    store: FactsStore = request.app.state.similar_facts
     return store
 
 
@@ -165,59 +133,23 @@ async def similar_submit(request: Request) -> Response:
     return RedirectResponse("/similar?" + urlencode({"t": key, **filters.query()}), status_code=303)
 
 
-@dataclass(frozen=True)
-class ReportCase:
-    record: CaseDigest
-    use: str  # "followed" or "consulted"
-    reason: str
-    shared: str
-
-
-@dataclass(frozen=True)
-class Report:
-    searcher: str
-    when: str
-    platform: str
-    method: str
-    facts: str
-    disputed: str
-    cases: list[ReportCase]
-
-
 def _report(request: Request, form: Any) -> Report:
     """The report's content from the report form: the facts by key, the selected cases."""
     key = str(form.get("t") or "")
     text = facts_store(request).get(key)
     if text is None:
         raise BadRequest("the pasted facts have expired; search again", {"t": key})
-    picked = [str(v) for v in form.getlist("pick")][:MAX_PICKED]
-    if not picked:
-        raise BadRequest("select at least one case for the report", {"pick": []})
     filters = Filters.read(form)
-    service = service_or_error(request)
-    result = _search(request, text, filters, size=100)
-    why = {h.id: h.why for h in result.hits}
-    cases = []
-    for record_id in dict.fromkeys(picked):
-        record = service.get(record_id)
-        if not isinstance(record, CaseDigest):
-            continue
-        reasons = why.get(record_id)
-        shared = "、".join(t.word for t in reasons.shared_terms[:8]) if reasons else ""
-        use = str(form.get(f"use-{record_id}") or "consulted")
-        cases.append(ReportCase(record, use if use in USES else "consulted",
-                                str(form.get(f"reason-{record_id}") or "").strip(), shared))
-    terms = "、".join(t.word for t in result.key_terms[:15])
-    used = "；".join(f"{k}={v}" for k, v in filters.query().items()) or "无"
-    version = request.app.version
-    return Report(
-        searcher=str(form.get("searcher") or "").strip() or "（未填写）",
-        when=datetime.now(timezone.utc).astimezone().strftime("%Y年%m月%d日 %H:%M"),
-        platform=f"casedigest 有组织犯罪案例摘要检索 {version}（{str(request.base_url).rstrip('/')}）",
-        method=f"类案检索（以案件事实检索相似案例）；检索关键词：{terms}；筛选条件：{used}",
-        facts=text,
-        disputed=str(form.get("disputed") or "").strip() or "（未填写）",
-        cases=cases,
+    return compose_report(
+        service_or_error(request),
+        SimilarRequest(text=text, **filters.request_fields()),
+        [str(v) for v in form.getlist("pick")][:MAX_PICKED],
+        lambda record_id: (str(form.get(f"use-{record_id}") or "consulted"),
+                           str(form.get(f"reason-{record_id}") or "")),
+        searcher=str(form.get("searcher") or ""),
+        disputed=str(form.get("disputed") or ""),
+        platform=f"casedigest 有组织犯罪案例摘要检索 {request.app.version}（{str(request.base_url).rstrip('/')}）",
+        filters_used="；".join(f"{k}={v}" for k, v in filters.query().items()),
     )
 
 

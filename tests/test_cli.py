@@ -119,3 +119,42 @@ def test_load_with_cail_mapping(tmp_path: Path) -> None:
     assert json.loads(result.stdout.strip().splitlines()[-1])["inserted"] == 50
     record = json.loads(run(["search", "", "--json", "--size", "1"], data).stdout)["hits"][0]
     assert record["country"] == "CN" and record["title"].endswith("案") and record["charges"]
+
+
+def test_similar_ranks_cases_like_the_facts_and_writes_the_report(tmp_path: Path, records_file: Path) -> None:
+    data = tmp_path / "db.sqlite3"
+    run(["load", str(records_file)], data)
+    facts = tmp_path / "facts.txt"
+    facts.write_text("经查，被告人多次向吸毒人员贩卖冰毒，并驾车运输毒品至外省。", "utf-8")
+    shown = run(["similar", "--file", str(facts), "--size", "2"], data)
+    assert shown.returncode == 0, shown.stderr
+    assert "预测罪名：走私、贩卖、运输、制造毒品" in shown.stdout
+    assert shown.stdout.index("t-drugs-") < shown.stdout.index("相同罪名")
+    as_json = json.loads(run(["similar", facts.read_text("utf-8"), "--json", "--size", "2"], data).stdout)
+    assert {h["id"] for h in as_json["hits"]} == {"t-drugs-1", "t-drugs-2"}
+    report = tmp_path / "报告.docx"
+    made = run(["similar", "--file", str(facts), "--report", str(report), "--pick", "t-drugs-2",
+                "--searcher", "张检察官"], data)
+    assert made.returncode == 0, made.stderr
+    from docx import Document
+
+    text = "\n".join(p.text for p in Document(str(report)).paragraphs)
+    text += "\n".join(c.text for t in Document(str(report)).tables for row in t.rows for c in row.cells)
+    assert "李某运输毒品案" in text and "王某贩卖毒品案" not in text and "张检察官" in text
+    page = tmp_path / "report.html"
+    assert run(["similar", "--file", str(facts), "--report", str(page)], data).returncode == 0
+    assert "类案检索报告" in page.read_text("utf-8") and "王某贩卖毒品案" in page.read_text("utf-8")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["similar", "  "], "text is empty"),
+        (["similar", "--file", "/no/such/facts.txt"], "cannot read /no/such/facts.txt"),
+        (["similar", "贩卖毒品", "--report", "out.pdf"], "--report must name a .docx or .html file"),
+        (["similar", "贩卖毒品", "--size", "0"], "size must be between 1 and 100"),
+    ],
+)
+def test_similar_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    result = run(args, tmp_path / "db.sqlite3")
+    assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr

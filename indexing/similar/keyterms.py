@@ -17,6 +17,9 @@ from indexing.query.model import DocFreqs
 
 # A word in more than this share of the index units says nothing about which case is alike.
 BOILERPLATE_SHARE = 0.2
+# ... once the share is of enough units to tell: in a collection of a few dozen records every
+# word is in a large share of them, and none is boilerplate yet.
+BOILERPLATE_MIN_UNITS = 20
 
 # How many key terms a query keeps: enough for a 2,000-character text to keep its specific
 # conduct words, few enough that the OR query stays fast on both engines.
@@ -58,7 +61,8 @@ def key_terms(
         return []
     dfs = doc_freqs(set(counts))
     total = max(dfs.total, 1)
-    ceiling = BOILERPLATE_SHARE * total  # read at call time, so a benchmark can tune it
+    # read at call time, so a benchmark can tune it
+    ceiling = max(BOILERPLATE_SHARE * total, BOILERPLATE_MIN_UNITS)
     terms = []
     for word, tf in counts.items():
         df = dfs.words.get(word, 0)
