@@ -16,12 +16,13 @@ from indexing.records import countries
 from indexing.records.crime_forms import TAXONOMY
 from indexing.core.cursor import CursorCodec, Position
 from indexing.engines.base import Engine, Record
-from indexing.errors import BadRequest, InvalidParameter, NotFound
+from indexing.errors import BadRequest, InvalidCursor, InvalidParameter, NotFound
 from indexing.query.model import (
     FACET_NAMES,
     DocFreqs,
     EngineHit,
     EngineQuery,
+    EngineResult,
     FacetRequest,
     Filters,
     MatchAll,
@@ -48,6 +49,8 @@ from indexing.core.models import (
     SearchResult,
 )
 from indexing.core.planning import facet_size_for, search_fingerprint, fallbacks_where_cheap, query_chars, rare_enough
+from indexing.core.feedback import HEAD, rerank
+from indexing.records.model import CaseDigest
 from indexing.core.dressing import dress_hit, explain_hit, explain_words, facet_label, highlight_needles
 
 if TYPE_CHECKING:
@@ -114,14 +117,15 @@ class SearchService:
             match_share=match_share(node, dfs),
         )
         match_kind: Literal["all", "partial"] = position.match if position else "all"
+        head_at = _head_position(sort, offset, position)
         relaxed = relax(node) if request.partial else None
         if match_kind == "partial" and relaxed is not None:
-            result = self.engine.search(replace(engine_query, match=fallbacks_where_cheap(relaxed, dfs)))
+            result = self._page(replace(engine_query, match=fallbacks_where_cheap(relaxed, dfs)), head_at)
         else:
-            result = self.engine.search(engine_query)
+            result = self._page(engine_query, head_at)
             if result.total < MIN_STRICT_RESULTS and relaxed is not None and position is None:
                 # Graceful AND: too few records hold every word; offer the best partial matches.
-                partial = self.engine.search(replace(engine_query, match=fallbacks_where_cheap(relaxed, dfs)))
+                partial = self._page(replace(engine_query, match=fallbacks_where_cheap(relaxed, dfs)), head_at)
                 if partial.total > result.total:
                     result, match_kind = partial, "partial"
         explained = explain_words(parsed.node, expansions) if request.explain else None
@@ -145,6 +149,26 @@ class SearchService:
                 self.cursors().encode(Position(result.next_after, match_kind), fingerprint) if result.next_after else None
             ),
         )
+
+    def _page(self, query: EngineQuery, head_at: int | None) -> EngineResult:
+        """One page of a search. From `head_at` on, the page is cut from the head of the
+        ranking re-ranked by charge feedback (`core/feedback.py`); a page that runs past the
+        head goes on in the engine's order, after the head's last record."""
+        if head_at is None:
+            return self.engine.search(query)
+        head = self.engine.search(replace(query, offset=0, after=None, size=HEAD, with_records=True))
+        records = self._records_of(head.hits)
+        order = rerank([(h.score, _charges(records.get(h.record_id))) for h in head.hits])
+        hits = [head.hits[i] for i in order[head_at : head_at + query.size]]
+        following = head_at + len(hits)
+        next_after = f"{HEAD_CURSOR}{following}" if following < len(order) else head.next_after
+        if len(hits) < query.size and head.next_after is not None:
+            rest = self.engine.search(
+                replace(query, offset=0, after=head.next_after, size=query.size - len(hits), facets=())
+            )
+            hits += rest.hits
+            next_after = rest.next_after
+        return EngineResult(total=head.total, hits=hits, facets=head.facets, next_after=next_after)
 
     def cursors(self) -> CursorCodec:
         """The signer of this installation's cursors (its secret is read once, then kept)."""
@@ -385,3 +409,26 @@ class SearchService:
             facets=(FacetRequest("crime_form", len(TAXONOMY.forms)),),
         )
         return dict(self.engine.search(query).facets.get("crime_form", []))
+
+
+# A cursor position inside the re-ranked head ("head:30"); engines' own positions never take
+# this form (digits on the embedded engine, base64 on Elasticsearch), and cursors are signed.
+HEAD_CURSOR = "head:"
+
+
+def _head_position(sort: str, offset: int, position: Position | None) -> int | None:
+    """Where in the re-ranked head a page starts; None when it is not in the head at all."""
+    if sort != "relevance":
+        return None
+    if position is None:
+        return offset if offset < HEAD else None
+    if not position.after.startswith(HEAD_CURSOR):
+        return None
+    at = position.after[len(HEAD_CURSOR):]
+    if not at.isascii() or not at.isdigit() or int(at) >= HEAD:
+        raise InvalidCursor("cursor is not one this service issued", {"cursor": position.after[:100]})
+    return int(at)
+
+
+def _charges(record: Record | None) -> list[str]:
+    return record.charges if isinstance(record, CaseDigest) else []

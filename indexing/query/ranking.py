@@ -43,3 +43,11 @@ CHARGE_WEIGHT = 2.0
 # partial matches are offered instead, requiring this share of the words (rounded up).
 MIN_STRICT_RESULTS = 10
 PARTIAL_MINIMUM_SHARE = 0.5
+
+# Charge feedback (`core/feedback.py`): how much agreeing with the charges the first results
+# vote for counts against the text score (scaled to 0..1), and how much a record loses for
+# carrying a charge that got less than `FEEDBACK_UNVOTED` of the vote. These are the
+# similar-case method's weights, chosen on its own tune split (`bench/similar.py --tune`).
+FEEDBACK_CHARGE_WEIGHT = 1.5
+FEEDBACK_EXTRA_CHARGE_PENALTY = 0.6
+FEEDBACK_UNVOTED = 0.05
