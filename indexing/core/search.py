@@ -60,9 +60,15 @@ class SearchService:
     """The one search core over one engine."""
 
     def __init__(
-        self, engine: Engine, segmenter: Segmenter, df_cache_seconds: float = 60.0, cursor_secret: str | None = None
+        self,
+        engine: Engine,
+        segmenter: Segmenter,
+        df_cache_seconds: float = 60.0,
+        cursor_secret: str | None = None,
+        charge_feedback: bool = True,
     ) -> None:
         self.engine = engine
+        self.charge_feedback = charge_feedback  # off only to measure what it does (bench/)
         self._cursor_secret = cursor_secret
         self._cursors: CursorCodec | None = None
         self.segmenter = segmenter
@@ -117,7 +123,7 @@ class SearchService:
             match_share=match_share(node, dfs),
         )
         match_kind: Literal["all", "partial"] = position.match if position else "all"
-        head_at = _head_position(sort, offset, position)
+        head_at = _head_position(sort, offset, position) if self.charge_feedback else None
         relaxed = relax(node) if request.partial else None
         if match_kind == "partial" and relaxed is not None:
             result = self._page(replace(engine_query, match=fallbacks_where_cheap(relaxed, dfs)), head_at)
