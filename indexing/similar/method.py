@@ -21,7 +21,7 @@ from indexing.records.crime_forms import TAXONOMY
 from indexing.engines.base import Record
 from indexing.errors import BadRequest
 from indexing.text.folding import fold
-from indexing.query.model import Boosted, ChargeIs, DocFreqs, EngineQuery, Filters, Node, Or, Term
+from indexing.query.model import Boosted, ChargeIs, DocFreqs, EngineQuery, Filters, Node, Or, RecordLabels, Term
 from indexing.records.model import CaseDigest, Resolution
 from indexing.text.segmenter import Segmenter
 from indexing.similar.charge_vote import Prediction, vote
@@ -88,7 +88,8 @@ def plan(
         filters=filters,
         exclude_records=tuple(exclude),
         size=CANDIDATES,
-        with_records=True,
+        with_labels=True,
+        count_total=False,  # only the best CANDIDATES are ranked: no need to count every match
     )
     return Plan(terms, query)
 
@@ -100,36 +101,45 @@ def _term(word: str) -> Term | Or:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A text match as ranking sees it: its score and its labels, not its text."""
+
+    score: float
+    unit_id: str
+    record_id: str
+    labels: RecordLabels
+
+
+@dataclass(frozen=True)
 class Ranked:
-    record: Record
+    record_id: str
     unit_id: str
     similarity: float
 
 
-def rank(
-    candidates: Sequence[tuple[float, str, Record]], charges: Sequence[Prediction]
-) -> list[Ranked]:
-    """Re-rank (text score, unit id, record) candidates by text score and charge agreement."""
+def rank(candidates: Sequence[Candidate], charges: Sequence[Prediction]) -> list[Ranked]:
+    """Re-rank candidates by text score and charge agreement."""
     if not candidates:
         return []
-    best = max(score for score, _, _ in candidates) or 1.0
+    best = max(c.score for c in candidates) or 1.0
     mass = {p.value: p.confidence for p in charges}
     out = []
-    for score, unit_id, record in candidates:
-        own = record.charges if isinstance(record, CaseDigest) else []
+    for candidate in candidates:
+        own = candidate.labels.charges
         agreement = sum(mass.get(c, 0.0) for c in own)
         extra = sum(1 for c in own if mass.get(c, 0.0) < UNVOTED)
-        similarity = score / best + CHARGE_WEIGHT * min(agreement, 1.0) - EXTRA_CHARGE_PENALTY * CHARGE_WEIGHT * min(extra, 1)
-        out.append(Ranked(record, unit_id, round(similarity, 4)))
-    out.sort(key=lambda r: (-r.similarity, r.record.id))
+        similarity = candidate.score / best + CHARGE_WEIGHT * min(agreement, 1.0) - EXTRA_CHARGE_PENALTY * CHARGE_WEIGHT * min(extra, 1)
+        out.append(Ranked(candidate.record_id, candidate.unit_id, round(similarity, 4)))
+    out.sort(key=lambda r: (-r.similarity, r.record_id))
     return out
 
 
-def predictions(candidates: Sequence[tuple[float, str, Record]]) -> tuple[list[Prediction], list[Prediction], list[Prediction]]:
+def predictions(candidates: Sequence[Candidate]) -> tuple[list[Prediction], list[Prediction], list[Prediction]]:
     """Charges, crime forms and statute articles voted by the nearest candidates."""
-    charges = vote([(s, r.charges if isinstance(r, CaseDigest) else []) for s, _, r in candidates])
-    forms = vote([(s, r.crime_form_codes) for s, _, r in candidates])
-    articles = vote([(s, r.legal_basis if isinstance(r, CaseDigest) else []) for s, _, r in candidates])
+    charges = vote([(c.score, c.labels.charges) for c in candidates])
+    forms = vote([(c.score, c.labels.crime_forms) for c in candidates])
+    # a resolution's legal basis names instruments, not statute articles of a case
+    articles = vote([(c.score, c.labels.legal_basis if c.labels.doc_type == "case" else ()) for c in candidates])
     return charges, forms, articles
 
 

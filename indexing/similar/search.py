@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from indexing.engines.base import Record
 from indexing.core.cursor import Position
 from indexing.errors import BadRequest, InvalidCursor
-from indexing.query.model import Filters
+from indexing.query.model import EngineHit, Filters
 from indexing.records.model import CaseDigest
 from indexing.core.models import MAX_PAGE_SIZE
 from indexing.core.dressing import dress_hit
@@ -67,25 +67,27 @@ def _run(
 ) -> SimilarResult:
     known = [p.value for p in known_charges or ()]
     plan = method.plan(text, service.segmenter, lambda words: service.doc_freqs(words), filters, exclude, known)
-    candidates: list[tuple[float, str, Record]] = []
+    candidates: list[method.Candidate] = []
     if plan.terms:
-        result = service.engine.search(plan.query)
-        records = service.records_of(result.hits)
         seen: set[str] = set()
-        for hit in result.hits:
-            record = records.get(hit.record_id)
-            if record is not None and hit.record_id not in seen:
+        for hit in service.engine.search(plan.query).hits:
+            if hit.labels is not None and hit.record_id not in seen:
                 seen.add(hit.record_id)
-                candidates.append((hit.score, hit.unit_id, record))
+                candidates.append(method.Candidate(hit.score, hit.unit_id, hit.record_id, hit.labels))
     charges, forms, articles = method.predictions(candidates)
     ranked = method.rank(candidates, known_charges or charges)
     needles = [t.word for t in plan.terms]
     page = ranked[offset : offset + size]
+    # Only the records of the page shown are read in full (the others were ranked by labels).
+    records = service.records_of([EngineHit(r.unit_id, r.record_id, r.similarity) for r in page])
     hits = []
     for item in page:
-        hit = dress_hit(item.record, item.similarity, needles, service.segmenter)
+        record = records.get(item.record_id)
+        if record is None:  # deleted since the index answered
+            continue
+        hit = dress_hit(record, item.similarity, needles, service.segmenter)
         hits.append(SimilarHit(**hit.model_dump(), similarity=item.similarity,
-                               why=method.why(item.record, plan.terms, known_charges or charges, articles)))
+                               why=method.why(record, plan.terms, known_charges or charges, articles)))
     following = offset + len(page)
     return SimilarResult(
         text_chars=len(text),
