@@ -5,6 +5,7 @@
     python bench/similar.py --write-readme       # also put the tables into README.md
     python bench/similar.py --tune               # the weight grid on the tune split (embedded engine)
     python bench/similar.py --speed-cases 100000 # only latency, over 100k replicated cases
+                                                 # (with --write-readme: bench/results/similar_speed.md)
 
 Queries are pasted facts: held-out real cases (their `fact`, removed from the index — the
 index holds every other case) and the fact descriptions written for the project in
@@ -22,6 +23,10 @@ Two corpora: the real digests, and long pseudo-judgments (each case's fact follo
 facts of the next cases carrying the same charges until 5,000–10,000 characters, kept in
 `summary`), to see ranking on judgment-length candidates. Tune on the `tune` split; the
 `holdout` split is the figure to quote.
+
+Speed: 100 texts of 400 and of 2,000 characters (held-out facts joined), each system timed
+per text after a few untimed ones; `--speed-cases N` times it over N records replicated from
+the real cases under distinct ids (as `bench/load_and_query.py` makes them), nothing else.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import argparse
 import hashlib
 import json
 import math
+import os
 import statistics
 import sys
 import tempfile
@@ -66,6 +72,7 @@ DATA = REPO_ROOT.parent / "shared/data/cases/cail2018-dev.jsonl"
 FIELD_MAP = REPO_ROOT / "indexing/field_maps/cail2018.toml"
 WRITTEN = REPO_ROOT / "bench/similar/queries.jsonl"
 README = REPO_ROOT / "README.md"
+SPEED_RESULTS = REPO_ROOT / "bench/results/similar_speed.md"
 MARK_START, MARK_END = "<!-- similar:start -->", "<!-- similar:end -->"
 QUERY_SHARE = 11  # one case in this many (by id hash) is a query and leaves the index
 DEPTH = 30
@@ -434,8 +441,9 @@ TUNING_GRID: dict[tuple[str, str], list[Any]] = {
 }
 
 
-def tune(segmenter: Segmenter, queries: Sequence[SimQuery], index: Sequence[CaseDigest], workdir: Path) -> None:
-    """nDCG@10 on the tune split for each value of each constant, the others as chosen."""
+def tune(segmenter: Segmenter, queries: Sequence[SimQuery], index: Sequence[CaseDigest], workdir: Path,
+         only: Sequence[str] = ()) -> None:
+    """nDCG@10 on the tune split for each value of each constant (or of those `only` names), the others as chosen."""
     from indexing.similar import charge_vote, keyterms, method
 
     modules = {"method": method, "keyterms": keyterms, "charge_vote": charge_vote}
@@ -444,6 +452,8 @@ def tune(segmenter: Segmenter, queries: Sequence[SimQuery], index: Sequence[Case
     service = SearchService(engine, segmenter)
     chosen = [q for q in queries if q.split == "tune"]
     for (module, name), values in TUNING_GRID.items():
+        if only and name not in only:
+            continue
         kept = getattr(modules[module], name)
         for value in values:
             setattr(modules[module], name, value)
@@ -462,6 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--url", help="use this running Elasticsearch node instead of starting one")
     parser.add_argument("--write-readme", action="store_true")
     parser.add_argument("--tune", action="store_true", help="print the weight grid on the tune split and stop")
+    parser.add_argument("--only", metavar="NAMES", help="with --tune: only these constants (comma-separated)")
     parser.add_argument("--speed-cases", type=int, metavar="N",
                         help="only time every system over N records replicated from the real cases, and stop")
     args = parser.parse_args(argv)
@@ -472,7 +483,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             for corpus in (["digests", "long"] if args.corpus == "both" else [args.corpus]):
                 print(f"[{corpus}]", flush=True)
-                tune(segmenter, queries, long_versions(index) if corpus == "long" else index, Path(tmp))
+                tune(segmenter, queries, long_versions(index) if corpus == "long" else index, Path(tmp),
+                     args.only.split(",") if args.only else ())
         return 0
     started_node = args.systems == "all" and not args.url
     url = args.url or (start_node(args.port, "1g") if started_node else None)
@@ -480,10 +492,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.speed_cases:
         try:
             with tempfile.TemporaryDirectory() as tmp:
-                print(run_speed(args.speed_cases, queries, segmenter, Path(tmp), url), flush=True)
+                before = os.getloadavg()[0]
+                table = run_speed(args.speed_cases, queries, segmenter, Path(tmp), url)
         finally:
             if started_node:
                 stop_node(args.port)
+        command = "python bench/similar.py --speed-cases " + str(args.speed_cases)
+        report = (f"# Similar-case search: latency\n\n`{command}`\n\n{os.cpu_count()} cores; load average "
+                  f"{before:.1f} before the loads, {os.getloadavg()[0]:.1f} after the queries (other processes "
+                  f"share the cores). Product: `SearchService.similar`, a page of {DEPTH}; {WARMUP} untimed "
+                  "queries per row first.\n\n" + table + "\n")
+        print(report, flush=True)
+        if args.write_readme:
+            SPEED_RESULTS.write_text(report, "utf-8")
         return 0
     try:
         with tempfile.TemporaryDirectory() as tmp:
