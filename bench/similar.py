@@ -32,6 +32,7 @@ the real cases under distinct ids (as `bench/load_and_query.py` makes them), not
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import math
@@ -434,19 +435,25 @@ def run_speed(cases: int, queries: Sequence[SimQuery], segmenter: Segmenter, wor
 TUNING_GRID: dict[tuple[str, str], list[Any]] = {
     ("method", "CHARGE_WEIGHT"): [0.0, 0.3, 0.6, 1.0, 1.5],
     ("method", "EXTRA_CHARGE_PENALTY"): [0.0, 0.3, 0.6],
+    ("method", "QUERY_IDF_POWER"): [0.0, 0.5, 1.0],
     ("method", "FIELDS"): [None, ("summary", "full_text"), ("title", "summary", "full_text")],
     ("keyterms", "MAX_TERMS"): [20, 40, 80, 120],
-    ("keyterms", "BOILERPLATE_SHARE"): [0.1, 0.2, 0.4, 1.0],
+    ("keyterms", "BOILERPLATE_SHARE"): [0.1, 0.2, 0.3, 0.5, 1.0],
     ("charge_vote", "VOTERS"): [8, 15, 25],
 }
 
 
 def tune(segmenter: Segmenter, queries: Sequence[SimQuery], index: Sequence[CaseDigest], workdir: Path,
-         only: Sequence[str] = ()) -> None:
+         only: Sequence[str] = (), settings: Sequence[str] = ()) -> None:
     """nDCG@10 on the tune split for each value of each constant (or of those `only` names), the others as chosen."""
     from indexing.similar import charge_vote, keyterms, method
 
     modules = {"method": method, "keyterms": keyterms, "charge_vote": charge_vote}
+    for setting in settings:
+        name, value = setting.split("=", 1)
+        module = next(m for (m, n) in TUNING_GRID if n == name)
+        setattr(modules[module], name, ast.literal_eval(value))
+        print(f"{name} set to {value}", flush=True)
     engine = EmbeddedEngine(workdir / "tune.db", segmenter)
     load_engine(engine, index, "embedded")
     service = SearchService(engine, segmenter)
@@ -473,6 +480,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--write-readme", action="store_true")
     parser.add_argument("--tune", action="store_true", help="print the weight grid on the tune split and stop")
     parser.add_argument("--only", metavar="NAMES", help="with --tune: only these constants (comma-separated)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="with --tune: start the grid from this value of a constant of the grid")
     parser.add_argument("--speed-cases", type=int, metavar="N",
                         help="only time every system over N records replicated from the real cases, and stop")
     args = parser.parse_args(argv)
@@ -484,7 +493,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for corpus in (["digests", "long"] if args.corpus == "both" else [args.corpus]):
                 print(f"[{corpus}]", flush=True)
                 tune(segmenter, queries, long_versions(index) if corpus == "long" else index, Path(tmp),
-                     args.only.split(",") if args.only else ())
+                     args.only.split(",") if args.only else (), args.set)
         return 0
     started_node = args.systems == "all" and not args.url
     url = args.url or (start_node(args.port, "1g") if started_node else None)

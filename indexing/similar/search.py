@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from indexing.engines.base import Record
 from indexing.core.cursor import Position
 from indexing.errors import BadRequest, InvalidCursor
-from indexing.query.model import EngineHit, Filters
+from indexing.query.model import Filters
 from indexing.records.model import CaseDigest
 from indexing.core.models import MAX_PAGE_SIZE
 from indexing.core.dressing import dress_hit
@@ -79,14 +79,14 @@ def _run(
     needles = [t.word for t in plan.terms]
     page = ranked[offset : offset + size]
     # Only the records of the page shown are read in full (the others were ranked by labels).
-    records = service.records_of([EngineHit(r.unit_id, r.record_id, r.similarity) for r in page])
+    records = service.engine.get_many([r.record_id for r in page])
     hits = []
     for item in page:
         record = records.get(item.record_id)
         if record is None:  # deleted since the index answered
             continue
         hit = dress_hit(record, item.similarity, needles, service.segmenter)
-        hits.append(SimilarHit(**hit.model_dump(), similarity=item.similarity,
+        hits.append(SimilarHit(**dict(hit), similarity=item.similarity,  # (its parts already validated)
                                why=method.why(record, plan.terms, known_charges or charges, articles)))
     following = offset + len(page)
     return SimilarResult(
