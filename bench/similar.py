@@ -24,9 +24,10 @@ facts of the next cases carrying the same charges until 5,000–10,000 character
 `summary`), to see ranking on judgment-length candidates. Tune on the `tune` split; the
 `holdout` split is the figure to quote.
 
-Speed: 100 texts of 400 and of 2,000 characters (held-out facts joined), each system timed (the product answering its first page of 10 dressed hits)
-per text after a few untimed ones; `--speed-cases N` times it over N records replicated from
-the real cases under distinct ids (as `bench/load_and_query.py` makes them), nothing else.
+Speed: 100 texts of 400 and of 2,000 characters (held-out facts joined), each system timed
+per text after a few untimed ones, the product answering its first page (10 dressed hits);
+`--speed-cases N` times only that, over N records replicated from the real cases under
+distinct ids (as `bench/load_and_query.py` makes them).
 """
 
 from __future__ import annotations
