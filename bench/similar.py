@@ -4,6 +4,8 @@
     python bench/similar.py --systems embedded   # quick: the product on the embedded engine and the old method
     python bench/similar.py --write-readme       # also put the tables into README.md
     python bench/similar.py --tune               # the weight grid on the tune split (embedded engine)
+    python bench/similar.py --speed-cases 100000 # only latency, over 100k replicated cases
+                                                 # (with --write-readme: bench/results/similar_speed.md)
 
 Queries are pasted facts: held-out real cases (their `fact`, removed from the index — the
 index holds every other case) and the fact descriptions written for the project in
@@ -21,14 +23,21 @@ Two corpora: the real digests, and long pseudo-judgments (each case's fact follo
 facts of the next cases carrying the same charges until 5,000–10,000 characters, kept in
 `summary`), to see ranking on judgment-length candidates. Tune on the `tune` split; the
 `holdout` split is the figure to quote.
+
+Speed: 100 texts of 400 and of 2,000 characters (held-out facts joined), each system timed
+per text after a few untimed ones, the product answering its first page (10 dressed hits);
+`--speed-cases N` times only that, over N records replicated from the real cases under
+distinct ids (as `bench/load_and_query.py` makes them).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import math
+import os
 import statistics
 import sys
 import tempfile
@@ -46,6 +55,7 @@ import jieba  # noqa: E402
 from elasticsearch import Elasticsearch, helpers  # noqa: E402
 
 from bench.engines import es_settings, load_engine, start_node, stop_node, wait_for_merges  # noqa: E402
+from bench.load_and_query import prepare_records  # noqa: E402
 from bench.metrics import charge_forms  # noqa: E402
 from indexing.records.crime_form_inference import infer_from_charges, infer_from_text, normalize_charge  # noqa: E402
 from indexing.engines.base import Engine  # noqa: E402
@@ -64,10 +74,12 @@ DATA = REPO_ROOT.parent / "shared/data/cases/cail2018-dev.jsonl"
 FIELD_MAP = REPO_ROOT / "indexing/field_maps/cail2018.toml"
 WRITTEN = REPO_ROOT / "bench/similar/queries.jsonl"
 README = REPO_ROOT / "README.md"
+SPEED_RESULTS = REPO_ROOT / "bench/results/similar_speed.md"
 MARK_START, MARK_END = "<!-- similar:start -->", "<!-- similar:end -->"
 QUERY_SHARE = 11  # one case in this many (by id hash) is a query and leaves the index
 DEPTH = 30
 LONG_MIN, LONG_MAX = 5_000, 10_000
+WARMUP = 5  # untimed queries per system and text length before the timed ones
 
 
 # ---- queries and grades ------------------------------------------------------------------
@@ -171,6 +183,11 @@ Ranker = Callable[[str], list[str]]
 
 def product(service: SearchService) -> Ranker:
     return lambda text: [h.id for h in service.similar(SimilarRequest(text=text[:20_000], size=DEPTH)).hits]
+
+
+def first_page(service: SearchService) -> Ranker:
+    """The product as a user meets it (for latency): the API's default page of hits."""
+    return lambda text: [h.id for h in service.similar(SimilarRequest(text=text[:20_000])).hits]
 
 
 def old_related(service: SearchService) -> Ranker:
@@ -302,6 +319,8 @@ def latency(rankers: dict[str, Ranker], texts: dict[str, list[str]]) -> str:
     lines = ["| system | text | p50 ms | p99 ms |", "|---|---|---:|---:|"]
     for name, rank in rankers.items():
         for label, batch in texts.items():
+            for text in batch[:WARMUP]:  # caches (document frequencies, the node's) filled first
+                rank(text)
             times = []
             for text in batch:
                 started = time.perf_counter()
@@ -334,48 +353,92 @@ def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def run_corpus(label: str, index: Sequence[CaseDigest], queries: Sequence[SimQuery], segmenter: Segmenter,
-               workdir: Path, url: str | None, speed: bool) -> list[str]:
-    """Quality (and speed) of every system over one corpus; markdown sections."""
-    progress(f"[{label}] loading {len(index):,} records into the embedded engine …")
-    engines: list[Engine] = [EmbeddedEngine(workdir / f"{label}.db", segmenter)]
-    load_engine(engines[0], index, "embedded")
-    services = {"product (embedded)": SearchService(engines[0], segmenter)}
-    plain: list[PlainIndex] = []
-    rankers: dict[str, Ranker] = {"product (embedded)": product(services["product (embedded)"])}
-    if url:
-        progress(f"[{label}] loading into Elasticsearch and the peers …")
-        elastic = open_engine(es_settings(url, f"bench-similar-{label}"), segmenter)
-        load_engine(elastic, index, "elasticsearch")
-        engines.append(elastic)
-        services["product (elasticsearch)"] = SearchService(elastic, segmenter)
-        rankers["product (elasticsearch)"] = product(services["product (elasticsearch)"])
-    rankers["old related"] = old_related(services["product (embedded)"])
-    if url:
-        client = elasticsearch_client(es_settings(url, "unused"))
-        cut = jieba.Tokenizer()
-        cut.initialize()
-        bm25 = PlainIndex(client, f"bench-similar-jieba-{label}", "whitespace", cut)
-        mlt = PlainIndex(client, f"bench-similar-standard-{label}", "standard", None)
-        for peer in (bm25, mlt):
-            peer.load(index)
-            plain.append(peer)
-        rankers["bm25 jieba OR"] = bm25.match_or
-        rankers["es more_like_this"] = mlt.more_like_this
-    try:
-        progress(f"[{label}] ranking {len(queries)} queries …")
-        sections = [f"#### {label}\n\n" + quality_table(evaluate(rankers, queries, index), queries)]
-        if speed:
-            sections.append(f"#### speed, {label} ({len(index):,} records)\n\n" + latency(rankers, speed_texts(queries)))
-            sections.append(charge_prediction(services["product (embedded)"], queries))
-        return sections
-    finally:
-        for peer in plain:
+@dataclass
+class Systems:
+    """Every system over one set of records, and how to tear them down."""
+
+    rankers: dict[str, Ranker]
+    services: dict[str, SearchService]
+    engines: list[Engine]
+    plain: list[PlainIndex]
+
+    def timed(self) -> dict[str, Ranker]:
+        """The systems to time: the product answering a first page, the others as ranked."""
+        return {name: first_page(self.services[name]) if name in self.services else rank
+                for name, rank in self.rankers.items()}
+
+    def close(self) -> None:
+        for peer in self.plain:
             peer.drop()
-        for engine in engines:
+        for engine in self.engines:
             if hasattr(engine, "drop"):
                 engine.drop()  # type: ignore[attr-defined]
             engine.close()
+
+
+def build_systems(label: str, index: Sequence[CaseDigest], segmenter: Segmenter, workdir: Path,
+                  url: str | None) -> Systems:
+    """The product on each engine, the old method and (with a node) the peers, loaded with `index`."""
+    progress(f"[{label}] loading {len(index):,} records into the embedded engine …")
+    engines: list[Engine] = [EmbeddedEngine(workdir / f"{label}.db", segmenter)]
+    systems = Systems({}, {}, engines, [])
+    try:
+        load_engine(engines[0], index, "embedded")
+        systems.services["product (embedded)"] = SearchService(engines[0], segmenter)
+        systems.rankers["product (embedded)"] = product(systems.services["product (embedded)"])
+        if url:
+            progress(f"[{label}] loading into Elasticsearch and the peers …")
+            elastic = open_engine(es_settings(url, f"bench-similar-{label}"), segmenter)
+            engines.append(elastic)
+            load_engine(elastic, index, "elasticsearch")
+            systems.services["product (elasticsearch)"] = SearchService(elastic, segmenter)
+            systems.rankers["product (elasticsearch)"] = product(systems.services["product (elasticsearch)"])
+        systems.rankers["old related"] = old_related(systems.services["product (embedded)"])
+        if url:
+            client = elasticsearch_client(es_settings(url, "unused"))
+            cut = jieba.Tokenizer()
+            cut.initialize()
+            bm25 = PlainIndex(client, f"bench-similar-jieba-{label}", "whitespace", cut)
+            mlt = PlainIndex(client, f"bench-similar-standard-{label}", "standard", None)
+            for peer in (bm25, mlt):
+                systems.plain.append(peer)
+                peer.load(index)
+            systems.rankers["bm25 jieba OR"] = bm25.match_or
+            systems.rankers["es more_like_this"] = mlt.more_like_this
+    except BaseException:
+        systems.close()
+        raise
+    return systems
+
+
+def run_corpus(label: str, index: Sequence[CaseDigest], queries: Sequence[SimQuery], segmenter: Segmenter,
+               workdir: Path, url: str | None, speed: bool) -> list[str]:
+    """Quality (and speed) of every system over one corpus; markdown sections."""
+    systems = build_systems(label, index, segmenter, workdir, url)
+    try:
+        progress(f"[{label}] ranking {len(queries)} queries …")
+        sections = [f"#### {label}\n\n" + quality_table(evaluate(systems.rankers, queries, index), queries)]
+        if speed:
+            sections.append(f"#### speed, {label} ({len(index):,} records)\n\n"
+                            + latency(systems.timed(), speed_texts(queries)))
+            sections.append(charge_prediction(systems.services["product (embedded)"], queries))
+        return sections
+    finally:
+        systems.close()
+
+
+def run_speed(cases: int, queries: Sequence[SimQuery], segmenter: Segmenter, workdir: Path, url: str | None) -> str:
+    """Latency of every system over `cases` records replicated from the real ones (distinct ids)."""
+    progress(f"[speed] preparing {cases:,} records …")
+    records = [r for r in prepare_records(DATA, cases) if isinstance(r, CaseDigest)]
+    systems = build_systems(f"speed{cases}", records, segmenter, workdir, url)
+    del records
+    try:
+        progress(f"[speed] timing {len(systems.rankers)} systems …")
+        return (f"#### speed, {cases:,} records (the real cases replicated under new ids)\n\n"
+                + latency(systems.timed(), speed_texts(queries)))
+    finally:
+        systems.close()
 
 
 # The grid the weights were chosen from: (module, constant) → values, one at a time from the
@@ -383,22 +446,32 @@ def run_corpus(label: str, index: Sequence[CaseDigest], queries: Sequence[SimQue
 TUNING_GRID: dict[tuple[str, str], list[Any]] = {
     ("method", "CHARGE_WEIGHT"): [0.0, 0.3, 0.6, 1.0, 1.5],
     ("method", "EXTRA_CHARGE_PENALTY"): [0.0, 0.3, 0.6],
+    ("method", "QUERY_IDF_POWER"): [0.0, 0.5, 1.0],
     ("method", "FIELDS"): [None, ("summary", "full_text"), ("title", "summary", "full_text")],
     ("keyterms", "MAX_TERMS"): [20, 40, 80, 120],
+    ("keyterms", "BOILERPLATE_SHARE"): [0.1, 0.2, 0.3, 0.5, 1.0],
     ("charge_vote", "VOTERS"): [8, 15, 25],
 }
 
 
-def tune(segmenter: Segmenter, queries: Sequence[SimQuery], index: Sequence[CaseDigest], workdir: Path) -> None:
-    """nDCG@10 on the tune split for each value of each constant, the others as chosen."""
+def tune(segmenter: Segmenter, queries: Sequence[SimQuery], index: Sequence[CaseDigest], workdir: Path,
+         only: Sequence[str] = (), settings: Sequence[str] = ()) -> None:
+    """nDCG@10 on the tune split for each value of each constant (or of those `only` names), the others as chosen."""
     from indexing.similar import charge_vote, keyterms, method
 
     modules = {"method": method, "keyterms": keyterms, "charge_vote": charge_vote}
+    for setting in settings:
+        name, value = setting.split("=", 1)
+        module = next(m for (m, n) in TUNING_GRID if n == name)
+        setattr(modules[module], name, ast.literal_eval(value))
+        print(f"{name} set to {value}", flush=True)
     engine = EmbeddedEngine(workdir / "tune.db", segmenter)
     load_engine(engine, index, "embedded")
     service = SearchService(engine, segmenter)
     chosen = [q for q in queries if q.split == "tune"]
     for (module, name), values in TUNING_GRID.items():
+        if only and name not in only:
+            continue
         kept = getattr(modules[module], name)
         for value in values:
             setattr(modules[module], name, value)
@@ -417,17 +490,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--url", help="use this running Elasticsearch node instead of starting one")
     parser.add_argument("--write-readme", action="store_true")
     parser.add_argument("--tune", action="store_true", help="print the weight grid on the tune split and stop")
+    parser.add_argument("--only", metavar="NAMES", help="with --tune: only these constants (comma-separated)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="with --tune: start the grid from this value of a constant of the grid")
+    parser.add_argument("--speed-cases", type=int, metavar="N",
+                        help="only time every system over N records replicated from the real cases, and stop")
     args = parser.parse_args(argv)
     segmenter = Segmenter()
     queries, index = pick_queries(real_cases())
     queries += written_queries()
     if args.tune:
         with tempfile.TemporaryDirectory() as tmp:
-            tune(segmenter, queries, index, Path(tmp))
+            for corpus in (["digests", "long"] if args.corpus == "both" else [args.corpus]):
+                print(f"[{corpus}]", flush=True)
+                tune(segmenter, queries, long_versions(index) if corpus == "long" else index, Path(tmp),
+                     args.only.split(",") if args.only else (), args.set)
         return 0
     started_node = args.systems == "all" and not args.url
     url = args.url or (start_node(args.port, "1g") if started_node else None)
     sections = []
+    if args.speed_cases:
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                before = os.getloadavg()[0]
+                table = run_speed(args.speed_cases, queries, segmenter, Path(tmp), url)
+        finally:
+            if started_node:
+                stop_node(args.port)
+        command = "python bench/similar.py --speed-cases " + str(args.speed_cases)
+        report = (f"# Similar-case search: latency\n\n`{command}`\n\n{os.cpu_count()} cores; load average "
+                  f"{before:.1f} before the loads, {os.getloadavg()[0]:.1f} after the queries (other processes "
+                  f"share the cores). Product: `SearchService.similar` answering the first page "
+                  f"({SimilarRequest.model_fields['size'].default} hits, dressed); {WARMUP} untimed queries per row first.\n\n" + table + "\n")
+        print(report, flush=True)
+        if args.write_readme:
+            SPEED_RESULTS.write_text(report, "utf-8")
+        return 0
     try:
         with tempfile.TemporaryDirectory() as tmp:
             if args.corpus in ("both", "digests"):

@@ -9,9 +9,12 @@ from typing import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import ENGINES, engine_settings, sample_records
+from conftest import ENGINES, case, engine_settings, sample_records
+from indexing.engines.base import Engine
 from indexing.errors import BadRequest
-from indexing.query.model import DocFreqs
+from indexing.query.model import DocFreqs, EngineQuery, MatchAll, Or, RecordLabels, Term
+from indexing.records.enrich import with_inferred_forms
+from indexing.records.model import parse_record
 from indexing.core.models import SearchRequest
 from indexing.core.search import SearchService
 from indexing.text.segmenter import Segmenter
@@ -123,6 +126,48 @@ def test_engines_give_the_same_similar_cases(
         finally:
             discard(engine)
     assert answers[0] == answers[1]
+
+
+# ---- what the engines give similar-case ranking ------------------------------------------
+def _with_articles() -> list:
+    extra = parse_record(case(
+        "t-two-charges", "吴某盗窃、抢劫案", "被告人吴某入户盗窃后，为抗拒抓捕当场使用暴力，转化为抢劫。",
+        charges=["盗窃", "抢劫"], legal_basis=["《中华人民共和国刑法》第二百六十三条", "第二百六十四条"],
+        crime_forms=["corruption"]))
+    return [*sample_records(), with_inferred_forms(extra)]
+
+
+def test_label_projection_equals_the_full_records(engine: Engine) -> None:
+    records = _with_articles()
+    engine.upsert(records)
+    found = engine.search(EngineQuery(match=MatchAll(), size=50, with_labels=True))
+    assert {h.record_id for h in found.hits} == {r.id for r in records}
+    full = engine.get_many([r.id for r in records])
+    for hit in found.hits:
+        assert hit.record is None  # the labels come without the record
+        assert hit.labels == RecordLabels.of(full[hit.record_id]), hit.record_id
+    labels = {h.record_id: h.labels for h in found.hits}
+    assert labels["t-two-charges"].legal_basis == ("《中华人民共和国刑法》第二百六十三条", "第二百六十四条")
+    assert labels["t-two-charges"].charges == ("盗窃", "抢劫")
+    assert labels["t-res-6-1"].doc_type == "resolution" and labels["t-res-6-1"].charges == ()
+    assert len(labels["t-res-6-1"].crime_forms) == 4
+    plain = engine.search(EngineQuery(match=MatchAll(), size=50))
+    assert all(h.labels is None for h in plain.hits)
+
+
+def test_uncounted_search_gives_the_same_page(engine: Engine) -> None:
+    engine.upsert(_with_articles())
+    match = Or((Term("被告人"), Term("盗窃"), Term("毒品")))
+    counted = engine.search(EngineQuery(match=match, size=3))
+    uncounted = engine.search(EngineQuery(match=match, size=3, count_total=False))
+    assert [(h.record_id, round(h.score, 4)) for h in uncounted.hits] == [
+        (h.record_id, round(h.score, 4)) for h in counted.hits]
+    assert counted.total > 3 and 3 <= uncounted.total <= counted.total
+    assert uncounted.next_after is not None  # a full page: there may be more
+    rest = engine.search(EngineQuery(match=match, size=50, count_total=False, after=uncounted.next_after))
+    everything = engine.search(EngineQuery(match=match, size=50))
+    assert [h.record_id for h in uncounted.hits + rest.hits] == [h.record_id for h in everything.hits]
+    assert rest.next_after is None  # the last page
 
 
 # ---- the API -------------------------------------------------------------------------------

@@ -26,11 +26,12 @@ def charge_agreement(
     scored: Sequence[tuple[float, Sequence[str]]],
     predicted: Sequence[Prediction],
     weight: float = FEEDBACK_CHARGE_WEIGHT,
+    penalty: float = FEEDBACK_EXTRA_CHARGE_PENALTY,
 ) -> list[float]:
     """Each (score, charges) item's new score: its score relative to the best, plus agreement.
 
     Agreement is the predicted charge mass the item carries (at most 1), times `weight`; an
-    item carrying a charge that the vote gave (almost) nothing loses a share of `weight`.
+    item carrying a charge that the vote gave (almost) nothing loses `penalty` × `weight`.
     """
     if not scored:
         return []
@@ -40,7 +41,7 @@ def charge_agreement(
     for score, charges in scored:
         agreement = sum(mass.get(c, 0.0) for c in charges)
         extra = any(mass.get(c, 0.0) < FEEDBACK_UNVOTED for c in charges)
-        out.append(score / best + weight * min(agreement, 1.0) - FEEDBACK_EXTRA_CHARGE_PENALTY * weight * extra)
+        out.append(score / best + weight * min(agreement, 1.0) - penalty * weight * extra)
     return out
 
 

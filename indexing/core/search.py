@@ -50,7 +50,6 @@ from indexing.core.models import (
 )
 from indexing.core.planning import facet_size_for, search_fingerprint, fallbacks_where_cheap, query_chars, rare_enough
 from indexing.core.feedback import HEAD, rerank
-from indexing.records.model import CaseDigest
 from indexing.core.dressing import dress_hit, explain_hit, explain_words, facet_label, highlight_needles
 
 if TYPE_CHECKING:
@@ -162,9 +161,9 @@ class SearchService:
         head goes on in the engine's order, after the head's last record."""
         if head_at is None:
             return self.engine.search(query)
-        head = self.engine.search(replace(query, offset=0, after=None, size=HEAD, with_records=True))
-        records = self._records_of(head.hits)
-        order = rerank([(h.score, _charges(records.get(h.record_id))) for h in head.hits])
+        # Only the labels of the head: the records of the page are read when it is dressed.
+        head = self.engine.search(replace(query, offset=0, after=None, size=HEAD, with_records=False, with_labels=True))
+        order = rerank([(h.score, h.labels.charges if h.labels else ()) for h in head.hits])
         hits = [head.hits[i] for i in order[head_at : head_at + query.size]]
         following = head_at + len(hits)
         next_after = f"{HEAD_CURSOR}{following}" if following < len(order) else head.next_after
@@ -435,6 +434,3 @@ def _head_position(sort: str, offset: int, position: Position | None) -> int | N
         raise InvalidCursor("cursor is not one this service issued", {"cursor": position.after[:100]})
     return int(at)
 
-
-def _charges(record: Record | None) -> list[str]:
-    return record.charges if isinstance(record, CaseDigest) else []

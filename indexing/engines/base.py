@@ -68,7 +68,15 @@ class Engine(Protocol):
 
     def get_many(self, record_ids: Sequence[str]) -> dict[str, Record]: ...
 
-    def search(self, query: EngineQuery) -> EngineResult: ...
+    def search(self, query: EngineQuery) -> EngineResult:
+        """Match, filter, rank and page; facets as asked.
+
+        With `with_records` each hit may carry its record; with `with_labels` each carries its
+        record's `RecordLabels` (charges, crime forms, statute articles), read without the
+        record's text, and a hit whose record is gone is left out. With `count_total` False
+        the total is only at least the hits seen, and the page is the same.
+        """
+        ...
 
     def doc_freqs(self, words: Iterable[str], chars: Iterable[str] = ()) -> DocFreqs:
         """Number of index units and, per word and per character, how many hold it in their summary."""

@@ -20,6 +20,7 @@ A full disk becomes `StorageFull` on writes, while reads need no writes and keep
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import shutil
@@ -54,6 +55,7 @@ from indexing.query.model import (
     Not,
     Or,
     Phrase,
+    RecordLabels,
     Term,
     Words,
 )
@@ -566,20 +568,45 @@ class EmbeddedEngine:
         exclusions = [("record_id", list(query.exclude_records))] if query.exclude_records else []
         main = compiler.filtered(scored, query.filters, exclusions)
         offset = _offset(query.after, searcher.num_docs) if query.after else query.offset
+        count = query.count_total
         try:
             if query.sort == "date":
-                result = searcher.search(main, query.size, count=True, order_by_field="sort_date", offset=offset)
+                result = searcher.search(main, query.size, count=count, order_by_field="sort_date", offset=offset)
             else:
-                result = searcher.search(main, query.size, count=True, offset=offset)
+                result = searcher.search(main, query.size, count=count, offset=offset)
         except ValueError as exc:
             raise EngineUnavailable(f"embedded search failed: {exc}") from None
-        hits = []
+        found = []
         for score, address in result.hits:
             doc = searcher.doc(address)
-            hits.append(EngineHit(doc["unit_id"][0], doc["record_id"][0], float(score)))
+            found.append((doc["unit_id"][0], doc["record_id"][0], float(score)))
+        labels = self._labels([record_id for _, record_id, _ in found]) if query.with_labels else {}
+        # A record deleted since the index answered has no labels: it is left out, as it is
+        # when its record is looked up.
+        hits = [EngineHit(unit_id, record_id, score, labels=labels.get(record_id))
+                for unit_id, record_id, score in found if not query.with_labels or record_id in labels]
         facets = self._facets(searcher, compiler, match, query, exclusions)
-        next_after = str(offset + len(hits)) if offset + len(hits) < result.count else None
-        return EngineResult(total=result.count, hits=hits, facets=facets, next_after=next_after)
+        total = result.count if count else offset + len(found)
+        more = offset + len(found) < total if count else len(found) == query.size
+        next_after = str(offset + len(found)) if more else None
+        return EngineResult(total=total, hits=hits, facets=facets, next_after=next_after)
+
+    def _labels(self, record_ids: Sequence[str]) -> dict[str, RecordLabels]:
+        """The labels of stored records, read inside SQLite: no record is parsed or validated."""
+        found: dict[str, RecordLabels] = {}
+        ids = list(dict.fromkeys(record_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db().execute(
+                "SELECT id, doc_type, json_extract(json, '$.charges', '$.crime_forms', '$.legal_basis')"
+                f" FROM records WHERE id IN ({marks})", chunk,
+            )
+            for record_id, doc_type, extracted in rows:
+                charges, forms, basis = json.loads(extracted)
+                found[record_id] = RecordLabels.from_stored(
+                    {"doc_type": doc_type, "charges": charges, "crime_forms": forms, "legal_basis": basis})
+        return found
 
     def _facets(
         self,

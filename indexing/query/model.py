@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Callable, Literal, Union
+from typing import TYPE_CHECKING, Any, Callable, Literal, Union
 
 if TYPE_CHECKING:
     from indexing.records.model import CaseDigest, Resolution
@@ -245,9 +245,45 @@ class EngineQuery:
     # Return each hit's record with it when the engine can do so without another request
     # (Elasticsearch keeps it beside the index unit); hits without one are looked up.
     with_records: bool = False
+    # Return each hit's labels (`RecordLabels`: charges, crime forms, statute articles) and
+    # nothing of its text: what ranking many candidates needs, at a fraction of a record's cost.
+    with_labels: bool = False
+    # False: the engine need not count every match, so it may skip the documents that cannot
+    # reach the page; `total` is then only at least the hits returned (the page is the same).
+    count_total: bool = True
     # The core's estimate of the share of index units `match` covers (`match_share`): a hint
     # for counting facets; the answer must not depend on it.
     match_share: float = 0.0
+
+
+@dataclass(frozen=True)
+class RecordLabels:
+    """A record's labels without its text: what similar-case ranking reads of each candidate."""
+
+    doc_type: str
+    charges: tuple[str, ...]
+    crime_forms: tuple[str, ...]  # the record's own crime-form codes (no ancestors added)
+    legal_basis: tuple[str, ...]
+
+    @classmethod
+    def of(cls, record: CaseDigest | Resolution) -> "RecordLabels":
+        """The labels of a full record (what an engine's projection must agree with)."""
+        return cls(
+            doc_type=record.doc_type,
+            charges=tuple(getattr(record, "charges", ())),  # a resolution has none
+            crime_forms=tuple(record.crime_form_codes),
+            legal_basis=tuple(record.legal_basis),
+        )
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any]) -> "RecordLabels":
+        """The labels of a stored record's JSON form (or the part of it an engine projected)."""
+        return cls(
+            doc_type=stored.get("doc_type") or "case",
+            charges=tuple(stored.get("charges") or ()),
+            crime_forms=tuple(tag["code"] for tag in stored.get("crime_forms") or ()),
+            legal_basis=tuple(stored.get("legal_basis") or ()),
+        )
 
 
 @dataclass(frozen=True)
@@ -256,6 +292,7 @@ class EngineHit:
     record_id: str
     score: float
     record: CaseDigest | Resolution | None = field(default=None, compare=False, repr=False)
+    labels: RecordLabels | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The similar-case method: key terms → weighted OR over the index → charge vote → re-rank.
 
-1. The facts' key terms (`keyterms`) make one weighted OR query (BM25 per term, times the
-   term's tf·idf weight), the same tree on both engines.
+1. The facts' key terms (`keyterms`, chosen by tf·idf) make one weighted OR query (BM25 per
+   term, times the term's count in the facts), the same tree on both engines. The engine
+   sends back only each candidate's labels; full records are read for the page shown.
 2. The first candidates vote on the charges, crime forms and statute articles of the facts
    (`charge_vote`); a record whose own charges are known (related cases) uses them instead.
 3. Candidates are re-ranked by their text score (relative to the best) plus how much of the
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -21,9 +23,11 @@ from indexing.records.crime_forms import TAXONOMY
 from indexing.engines.base import Record
 from indexing.errors import BadRequest
 from indexing.text.folding import fold
-from indexing.query.model import Boosted, ChargeIs, DocFreqs, EngineQuery, Filters, Node, Or, Term
+from indexing.query.model import Boosted, ChargeIs, DocFreqs, EngineQuery, Filters, Node, Or, RecordLabels, Term
 from indexing.records.model import CaseDigest, Resolution
 from indexing.text.segmenter import Segmenter
+from indexing.core.feedback import charge_agreement
+from indexing.query import ranking
 from indexing.similar.charge_vote import Prediction, vote
 from indexing.similar.keyterms import KeyTerm, candidate_words, key_terms
 from indexing.similar.models import (
@@ -34,16 +38,22 @@ from indexing.similar.models import (
     WhySimilar,
 )
 
-# Weight of the predicted-charge agreement against the text score (which is scaled to 0..1).
-CHARGE_WEIGHT = 1.5
-# A candidate's charges that the facts give (almost) no vote to count against it: a case of
-# theft plus robbery is less alike to plain theft facts than a case of theft alone.
-EXTRA_CHARGE_PENALTY = 0.6
-UNVOTED = 0.05
+# Weight of the predicted-charge agreement against the text score (which is scaled to 0..1),
+# and what a candidate loses for a charge the facts give (almost) no vote: a case of theft
+# plus robbery is less alike to plain theft facts than a case of theft alone. Search's charge
+# feedback uses the same weights (`query/ranking.py`); a benchmark may set these to tune them.
+CHARGE_WEIGHT = ranking.FEEDBACK_CHARGE_WEIGHT
+EXTRA_CHARGE_PENALTY = ranking.FEEDBACK_EXTRA_CHARGE_PENALTY
 # Fields the key terms are looked for in (None: every text field, with the usual field weights).
 FIELDS: tuple[str, ...] | None = ("summary", "full_text")
 # How many of the best text matches are re-ranked (and voted on); pages end there.
 CANDIDATES = MAX_RESULTS
+# How much of a key term's idf goes into its query weight. BM25 already weighs each match by
+# the term's idf; adding it again squared it, so a rare incidental word (a place, a name) that
+# one long candidate happened to hold outweighed the conduct words all same-charge cases share.
+# Once (0.0) wins on both corpora of bench/similar.py's tune split (digests nDCG@10 0.740 → 0.761,
+# long 0.718 → 0.787 before the boilerplate share was raised).
+QUERY_IDF_POWER = 0.0
 # Predictions below this confidence are not shown as reasons.
 SHOWN_CONFIDENCE = 0.2
 
@@ -80,17 +90,28 @@ def plan(
     the best key term: a case of the same charge told in other words is still related.
     """
     terms = key_terms(candidate_words(segmenter.words(fold(text))), doc_freqs)
-    clauses: list[Node] = [Boosted(_term(t.word), round(t.weight, 4)) for t in terms]
+    clauses: list[Node] = [Boosted(_term(t.word), round(boost(t), 4)) for t in terms]
     if terms:
-        clauses += [Boosted(ChargeIs(c), round(terms[0].weight, 4)) for c in charges]
+        clauses += [Boosted(ChargeIs(c), round(max(boost(t) for t in terms), 4)) for c in charges]
     query = EngineQuery(
         match=Or(tuple(clauses)),
         filters=filters,
         exclude_records=tuple(exclude),
         size=CANDIDATES,
-        with_records=True,
+        with_labels=True,
+        count_total=False,  # only the best CANDIDATES are ranked: no need to count every match
     )
     return Plan(terms, query)
+
+
+def boost(term: KeyTerm) -> float:
+    """A key term's weight in the engine query: its count in the facts, times its idf to `QUERY_IDF_POWER`.
+
+    BM25 already multiplies each matching term by its idf; the key term's own weight holds
+    the idf once more, which squares it (see `QUERY_IDF_POWER`).
+    """
+    count = 1 + math.log(term.tf)
+    return count * (term.weight / count) ** QUERY_IDF_POWER
 
 
 def _term(word: str) -> Term | Or:
@@ -100,36 +121,38 @@ def _term(word: str) -> Term | Or:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A text match as ranking sees it: its score and its labels, not its text."""
+
+    score: float
+    unit_id: str
+    record_id: str
+    labels: RecordLabels
+
+
+@dataclass(frozen=True)
 class Ranked:
-    record: Record
+    record_id: str
     unit_id: str
     similarity: float
 
 
-def rank(
-    candidates: Sequence[tuple[float, str, Record]], charges: Sequence[Prediction]
-) -> list[Ranked]:
-    """Re-rank (text score, unit id, record) candidates by text score and charge agreement."""
-    if not candidates:
-        return []
-    best = max(score for score, _, _ in candidates) or 1.0
-    mass = {p.value: p.confidence for p in charges}
-    out = []
-    for score, unit_id, record in candidates:
-        own = record.charges if isinstance(record, CaseDigest) else []
-        agreement = sum(mass.get(c, 0.0) for c in own)
-        extra = sum(1 for c in own if mass.get(c, 0.0) < UNVOTED)
-        similarity = score / best + CHARGE_WEIGHT * min(agreement, 1.0) - EXTRA_CHARGE_PENALTY * CHARGE_WEIGHT * min(extra, 1)
-        out.append(Ranked(record, unit_id, round(similarity, 4)))
-    out.sort(key=lambda r: (-r.similarity, r.record.id))
+def rank(candidates: Sequence[Candidate], charges: Sequence[Prediction]) -> list[Ranked]:
+    """Re-rank candidates by text score and charge agreement (`core.feedback.charge_agreement`)."""
+    similarity = charge_agreement(
+        [(c.score, c.labels.charges) for c in candidates], charges, CHARGE_WEIGHT, EXTRA_CHARGE_PENALTY
+    )
+    out = [Ranked(c.record_id, c.unit_id, round(s, 4)) for c, s in zip(candidates, similarity)]
+    out.sort(key=lambda r: (-r.similarity, r.record_id))
     return out
 
 
-def predictions(candidates: Sequence[tuple[float, str, Record]]) -> tuple[list[Prediction], list[Prediction], list[Prediction]]:
+def predictions(candidates: Sequence[Candidate]) -> tuple[list[Prediction], list[Prediction], list[Prediction]]:
     """Charges, crime forms and statute articles voted by the nearest candidates."""
-    charges = vote([(s, r.charges if isinstance(r, CaseDigest) else []) for s, _, r in candidates])
-    forms = vote([(s, r.crime_form_codes) for s, _, r in candidates])
-    articles = vote([(s, r.legal_basis if isinstance(r, CaseDigest) else []) for s, _, r in candidates])
+    charges = vote([(c.score, c.labels.charges) for c in candidates])
+    forms = vote([(c.score, c.labels.crime_forms) for c in candidates])
+    # a resolution's legal basis names instruments, not statute articles of a case
+    articles = vote([(c.score, c.labels.legal_basis if c.labels.doc_type == "case" else ()) for c in candidates])
     return charges, forms, articles
 
 

@@ -67,25 +67,27 @@ def _run(
 ) -> SimilarResult:
     known = [p.value for p in known_charges or ()]
     plan = method.plan(text, service.segmenter, lambda words: service.doc_freqs(words), filters, exclude, known)
-    candidates: list[tuple[float, str, Record]] = []
+    candidates: list[method.Candidate] = []
     if plan.terms:
-        result = service.engine.search(plan.query)
-        records = service.records_of(result.hits)
         seen: set[str] = set()
-        for hit in result.hits:
-            record = records.get(hit.record_id)
-            if record is not None and hit.record_id not in seen:
+        for hit in service.engine.search(plan.query).hits:
+            if hit.labels is not None and hit.record_id not in seen:
                 seen.add(hit.record_id)
-                candidates.append((hit.score, hit.unit_id, record))
+                candidates.append(method.Candidate(hit.score, hit.unit_id, hit.record_id, hit.labels))
     charges, forms, articles = method.predictions(candidates)
     ranked = method.rank(candidates, known_charges or charges)
     needles = [t.word for t in plan.terms]
     page = ranked[offset : offset + size]
+    # Only the records of the page shown are read in full (the others were ranked by labels).
+    records = service.engine.get_many([r.record_id for r in page])
     hits = []
     for item in page:
-        hit = dress_hit(item.record, item.similarity, needles, service.segmenter)
-        hits.append(SimilarHit(**hit.model_dump(), similarity=item.similarity,
-                               why=method.why(item.record, plan.terms, known_charges or charges, articles)))
+        record = records.get(item.record_id)
+        if record is None:  # deleted since the index answered
+            continue
+        hit = dress_hit(record, item.similarity, needles, service.segmenter)
+        hits.append(SimilarHit(**dict(hit), similarity=item.similarity,  # (its parts already validated)
+                               why=method.why(record, plan.terms, known_charges or charges, articles)))
     following = offset + len(page)
     return SimilarResult(
         text_chars=len(text),

@@ -16,6 +16,7 @@ never inside a marked one. All record text is HTML-escaped; only the <mark> tags
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from functools import lru_cache
 from html import escape
 
@@ -27,6 +28,7 @@ from indexing.text.segmenter import MAX_SUBWORD, Segmenter
 _ELLIPSIS = "…"
 # A character of the runs jieba segments one at a time (its own default pattern).
 _RUN_CHAR = re.compile(jieba.re_han_default.pattern.strip("()").removesuffix("+"))
+_RUNS = re.compile(f"(?:{_RUN_CHAR.pattern})+")
 
 
 def match_spans(text: str, needles: list[str], segmenter: Segmenter) -> list[tuple[int, int]]:
@@ -35,24 +37,29 @@ def match_spans(text: str, needles: list[str], segmenter: Segmenter) -> list[tup
     present = [n for n in dict.fromkeys(needles) if n and n in folded]  # cheap: most texts hold none
     if not present:
         return []
+    # One pattern of every needle: a page's hits share it, so it is compiled once per query.
+    pattern = _needle_pattern(tuple(n for n in dict.fromkeys(needles) if n))
     # Only the runs of text a needle occurs in are segmented (see `_run`), not the whole text.
-    runs = {_run(folded, found.start()) for found in _needle_pattern(tuple(present)).finditer(folded)}
+    starts = [found.start() for found in pattern.finditer(folded)]
+    runs = [(m.start(), m.end()) for m in _RUNS.finditer(folded)
+            if bisect_left(starts, m.start()) < bisect_left(starts, m.end())]
+    singles = {n for n in present if len(_needle_words(segmenter, n)) == 1}
+    several = [parts for n in present if len(parts := _needle_words(segmenter, n)) > 1]
     found_spans: list[tuple[int, int]] = []
     for run_start, run_end in runs:
         tokens = _word_spans(segmenter, folded[run_start:run_end])
         words = [folded[run_start + s : run_start + e] for s, e in tokens]
         tokens = [(run_start + s, run_start + e) for s, e in tokens]
-        for needle in present:
-            parts = _needle_words(segmenter, needle)
-            if len(parts) == 1:
-                for (s, e), word in zip(tokens, words):
-                    if word == needle or _holds_subword(segmenter, word, needle):
-                        found_spans.append((s, e))
-            elif parts:
-                size = len(parts)
-                for i in range(len(tokens) - size + 1):
-                    if words[i] == parts[0] and words[i : i + size] == parts and _adjacent(tokens[i : i + size]):
-                        found_spans.append((tokens[i][0], tokens[i + size - 1][1]))
+        # Each word is looked up among the one-word needles (itself, or a sub-word of it),
+        # rather than each needle tried against each word: a similar-case page has 80 needles.
+        for (s, e), word in zip(tokens, words):
+            if word in singles or _holds_needle(segmenter, word, singles):
+                found_spans.append((s, e))
+        for parts in several:
+            size = len(parts)
+            for i in range(len(tokens) - size + 1):
+                if words[i] == parts[0] and words[i : i + size] == parts and _adjacent(tokens[i : i + size]):
+                    found_spans.append((tokens[i][0], tokens[i + size - 1][1]))
     merged: list[tuple[int, int]] = []
     for start, end in sorted(found_spans):
         if merged and start < merged[-1][1]:  # touching words stay two marks
@@ -82,12 +89,16 @@ def _needle_pattern(needles: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("(?=(?:" + "|".join(re.escape(n) for n in needles) + "))")
 
 
-def _holds_subword(segmenter: Segmenter, word: str, needle: str) -> bool:
-    """Whether the index finds `needle` inside `word` (`Segmenter.index_words`' sub-words)."""
-    return (
-        len(word) > 2 and 2 <= len(needle) < min(len(word), MAX_SUBWORD + 1)
-        and needle in word and segmenter.is_word(needle)
-    )
+def _holds_needle(segmenter: Segmenter, word: str, needles: set[str]) -> bool:
+    """Whether the index finds one of `needles` inside `word` (`Segmenter.index_words`' sub-words)."""
+    if len(word) <= 2:
+        return False
+    for size in range(2, min(len(word), MAX_SUBWORD + 1)):
+        for start in range(len(word) - size + 1):
+            part = word[start : start + size]
+            if part in needles and segmenter.is_word(part):
+                return True
+    return False
 
 
 def _adjacent(tokens: list[tuple[int, int]]) -> bool:

@@ -37,6 +37,7 @@ from indexing.query.model import (
     EngineQuery,
     EngineResult,
     MatchAll,
+    RecordLabels,
 )
 from indexing.records.model import parse_record
 from indexing.text.segmenter import Segmenter
@@ -59,6 +60,8 @@ SEARCH_RETRY_PAUSE = 0.15  # seconds, times the attempt number
 BROAD_MATCH_SHARE = 0.7
 MERGE_AFTER_LOAD_SHARE = 0.25  # a bulk load writing this share of the index merges it (`merge_after_load`)
 MERGE_AFTER_LOAD_MAX_SHARD_BYTES = 5 * 1024**3
+# The parts of a stored record that make its labels (`RecordLabels`): the node sends only these.
+LABEL_SOURCE = ["record.doc_type", "record.charges", "record.crime_forms.code", "record.legal_basis"]
 
 
 class ElasticEngine:
@@ -452,8 +455,9 @@ class ElasticEngine:
             "query": bool_query(must=[scored], filter=[filters] if filters else [], must_not=exclusions),
             "size": query.size,
             "sort": sort,
-            "track_total_hits": True,
-            "_source": ["unit_id", "record_id", *(["record"] if query.with_records else [])],
+            "track_total_hits": query.count_total,
+            "_source": ["unit_id", "record_id", *(["record"] if query.with_records else []),
+                        *(LABEL_SOURCE if query.with_labels and not query.with_records else [])],
         }
         header: dict[str, Any] = {"allow_partial_search_results": False}  # a missing shard is an error
         position = decode_after(query.after) if query.after else None
@@ -500,14 +504,17 @@ class ElasticEngine:
                 h["_source"]["unit_id"],
                 h["_source"]["record_id"],
                 float(h.get("_score") or 0.0),
-                parse_record(h["_source"]["record"]) if "record" in h["_source"] else None,
+                parse_record(h["_source"]["record"]) if query.with_records and "record" in h["_source"] else None,
+                RecordLabels.from_stored(h["_source"]["record"]) if query.with_labels and "record" in h["_source"] else None,
             )
             for h in hits
         ]
         facets = {f.name: facets.get(f.name, []) for f in query.facets}  # in the order asked
         seen = (position.get("n", 0) if position else query.offset) + len(hits)
+        if not query.count_total and counting is None:
+            total = seen  # not counted: at least what was seen
         next_after = None
-        if hits and seen < total:
+        if hits and (seen < total if query.count_total or counting is not None else len(hits) == query.size):
             next_after = encode_after({"sa": hits[-1]["sort"], "pit": responses[0].get("pit_id", pit_id), "n": seen})
         return EngineResult(total=total, hits=out, facets=facets, next_after=next_after)
 
