@@ -24,6 +24,7 @@ from indexing.text.folding import fold
 from indexing.query.model import Boosted, ChargeIs, DocFreqs, EngineQuery, Filters, Node, Or, Term
 from indexing.records.model import CaseDigest, Resolution
 from indexing.text.segmenter import Segmenter
+from indexing.similar.charge_model import FORMS_FROM_CHARGES_WEIGHT, blend, forms_of_charges
 from indexing.similar.charge_vote import Prediction, vote
 from indexing.similar.keyterms import KeyTerm, candidate_words, key_terms
 from indexing.similar.models import (
@@ -125,10 +126,18 @@ def rank(
     return out
 
 
-def predictions(candidates: Sequence[tuple[float, str, Record]]) -> tuple[list[Prediction], list[Prediction], list[Prediction]]:
-    """Charges, crime forms and statute articles voted by the nearest candidates."""
-    charges = vote([(s, r.charges if isinstance(r, CaseDigest) else []) for s, _, r in candidates])
-    forms = vote([(s, r.crime_form_codes) for s, _, r in candidates])
+def predictions(
+    candidates: Sequence[tuple[float, str, Record]], text: str = "", modelled: Sequence[Prediction] = ()
+) -> tuple[list[Prediction], list[Prediction], list[Prediction]]:
+    """Charges, crime forms and statute articles of the facts `text`.
+
+    Charges: the nearest candidates' vote blended with the charge model's `modelled` charges
+    (`charge_model`); crime forms: those of the predicted charges blended with the vote.
+    """
+    voted = vote([(s, r.charges if isinstance(r, CaseDigest) else []) for s, _, r in candidates])
+    charges = blend(modelled, voted)
+    forms = blend(forms_of_charges(charges, text), vote([(s, r.crime_form_codes) for s, _, r in candidates]),
+                  FORMS_FROM_CHARGES_WEIGHT)
     articles = vote([(s, r.legal_basis if isinstance(r, CaseDigest) else []) for s, _, r in candidates])
     return charges, forms, articles
 

@@ -77,7 +77,7 @@ def _run(
             if record is not None and hit.record_id not in seen:
                 seen.add(hit.record_id)
                 candidates.append((hit.score, hit.unit_id, record))
-    charges, forms, articles = method.predictions(candidates)
+    charges, forms, articles = method.predictions(candidates, text, service.charge_predictor.predict(text))
     ranked = method.rank(candidates, known_charges or charges)
     needles = [t.word for t in plan.terms]
     page = ranked[offset : offset + size]
