@@ -4,6 +4,7 @@
     python bench/similar.py --systems embedded   # quick: the product on the embedded engine and the old method
     python bench/similar.py --write-readme       # also put the tables into README.md
     python bench/similar.py --tune               # the weight grid on the tune split (embedded engine)
+    python bench/similar.py --charges            # charge prediction only: vote, model and blend
 
 Queries are pasted facts: held-out real cases (their `fact`, removed from the index — the
 index holds every other case) and the fact descriptions written for the project in
@@ -298,6 +299,39 @@ def charge_prediction(service: SearchService, queries: Sequence[SimQuery]) -> st
     return "\n".join(lines)
 
 
+def charge_methods(service: SearchService, queries: Sequence[SimQuery]) -> str:
+    """Top-1 / top-3 of the vote, the charge model and their blend, on both splits, in one run.
+
+    The blend's weight and the model's sharpness were chosen on the tune split; `MODEL_WEIGHT`
+    1.0 is the model alone and 0.0 the vote alone (the blend drops a side of weight 0).
+    """
+    from indexing.similar import charge_model
+
+    started = time.perf_counter()
+    service.charge_predictor.ready()
+    progress(f"  charge model trained in {time.perf_counter() - started:.1f} s")
+    chosen = charge_model.MODEL_WEIGHT
+    lines = ["| method | split | n | top-1 | top-3 | ms per text (model) |", "|---|---|---:|---:|---:|---:|"]
+    for label, weight in (("vote of the nearest cases", 0.0), ("linear model (tf-idf, LinearSVC)", 1.0),
+                          (f"blend (model weight {chosen})", chosen)):
+        charge_model.MODEL_WEIGHT = weight
+        for split in ("tune", "holdout"):
+            held = [q for q in queries if q.kind == "case" and q.split == split]
+            top1 = top3 = 0.0
+            for q in held:
+                predicted = [normalize_charge(p.value) for p in service.similar(SimilarRequest(text=q.text, size=1)).predicted_charges]
+                truth = {normalize_charge(c) for c in q.charges}
+                top1 += bool(predicted[:1] and predicted[0] in truth)
+                top3 += len(truth & set(predicted[:3])) / len(truth)
+            started = time.perf_counter()
+            for q in held:
+                service.charge_predictor.predict(q.text)
+            per_text = (time.perf_counter() - started) * 1000 / len(held)
+            lines.append(f"| {label} | {split} | {len(held)} | {top1 / len(held):.3f} | {top3 / len(held):.3f} | {per_text:.1f} |")
+    charge_model.MODEL_WEIGHT = chosen
+    return "\n".join(lines)
+
+
 def latency(rankers: dict[str, Ranker], texts: dict[str, list[str]]) -> str:
     lines = ["| system | text | p50 ms | p99 ms |", "|---|---|---:|---:|"]
     for name, rank in rankers.items():
@@ -417,10 +451,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--url", help="use this running Elasticsearch node instead of starting one")
     parser.add_argument("--write-readme", action="store_true")
     parser.add_argument("--tune", action="store_true", help="print the weight grid on the tune split and stop")
+    parser.add_argument("--charges", action="store_true", help="charge prediction only (embedded engine)")
     args = parser.parse_args(argv)
     segmenter = Segmenter()
     queries, index = pick_queries(real_cases())
     queries += written_queries()
+    if args.charges:
+        with tempfile.TemporaryDirectory() as tmp:
+            engine = EmbeddedEngine(Path(tmp) / "charges.db", segmenter)
+            load_engine(engine, index, "embedded")
+            print(charge_methods(SearchService(engine, segmenter), queries), flush=True)
+            engine.close()
+        return 0
     if args.tune:
         with tempfile.TemporaryDirectory() as tmp:
             tune(segmenter, queries, index, Path(tmp))

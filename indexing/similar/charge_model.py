@@ -23,6 +23,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
 from indexing.engines.base import Record
+from indexing.records.crime_form_inference import forms_in_context
 from indexing.records.model import CaseDigest
 from indexing.similar.charge_vote import Prediction
 from indexing.text.folding import fold
@@ -33,15 +34,17 @@ MIN_CASES = 50
 # A charge needs this many cases to be learnt; rarer ones are left to the vote.
 MIN_CHARGE_CASES = 2
 # The SVM's margin scores become confidences by a softmax at this sharpness (tune split).
-SHARPNESS = 4.0
+SHARPNESS = 10.0
 # Weight of the model against the vote when both answer (tune split; 1.0 = model alone).
-MODEL_WEIGHT = 0.7
+MODEL_WEIGHT = 0.5
 # How many predictions are kept per text.
 KEPT = 10
 # Texts longer than this are cut before the model sees them: the facts come first.
 MAX_CHARS = 4_000
 # The regularization strength of the SVM (tune split).
 C = 0.5
+# Weight of the forms of the predicted charges against the candidates' vote on forms.
+FORMS_FROM_CHARGES_WEIGHT = 0.7
 
 
 def case_text(record: CaseDigest) -> str:
@@ -127,6 +130,20 @@ def blend(model: Sequence[Prediction], vote: Sequence[Prediction], weight: float
         mixed[p.value] = mixed.get(p.value, 0.0) + (1 - w) * p.confidence
     ranked = sorted(mixed.items(), key=lambda kv: (-kv[1], kv[0]))
     return [Prediction(value, round(score, 4)) for value, score in ranked if score > 0]
+
+
+def forms_of_charges(charges: Sequence[Prediction], text: str) -> list[Prediction]:
+    """Crime forms of predicted charges, each as confident as the charges that give it together.
+
+    Several charges of one form (受贿, 贪污, 挪用公款) add up, so a form is sure when the model
+    only hesitates between charges of that form. A charge's context rules read `text`.
+    """
+    mass: dict[str, float] = {}
+    for p in charges:
+        for code in forms_in_context([p.value], text):
+            mass[code] = mass.get(code, 0.0) + p.confidence
+    ranked = sorted(mass.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [Prediction(code, round(min(m, 1.0), 4)) for code, m in ranked]
 
 
 class ChargePredictor:
