@@ -118,7 +118,8 @@ def _held_out(case_id: str) -> bool:
     return hashlib.sha1(f"charge-model:{case_id}".encode()).digest()[0] % 20 == 0
 
 
-# Measured on this split (one case in twenty held out, the rest trained on): top-3 recall 0.93.
+# Measured on this split (one case in twenty held out, the rest trained on): top-3 recall 0.910
+# (char bigrams, C 0.5).
 # The floor sits below it so that a broken model, features or labels fail here.
 TOP3_FLOOR = 0.85
 
@@ -137,4 +138,5 @@ def test_model_top3_on_held_out_real_cases(segmenter: Segmenter) -> None:
         truth = {normalize_charge(c) for c in record.charges}
         top3 = {normalize_charge(p.value) for p in model.predict(record.summary)[:3]}
         recall += len(truth & top3) / len(truth)
+    print(f"top-3 recall {recall / len(test):.3f} on {len(test)} held-out cases")
     assert recall / len(test) >= TOP3_FLOOR, recall / len(test)

@@ -43,6 +43,8 @@ KEPT = 10
 MAX_CHARS = 4_000
 # The regularization strength of the SVM (tune split).
 C = 0.5
+# Character n-gram lengths (tune split).
+CHAR_NGRAMS = (2, 2)
 # Weight of the forms of the predicted charges against the candidates' vote on forms.
 FORMS_FROM_CHARGES_WEIGHT = 0.7
 
@@ -80,7 +82,7 @@ class ChargeModel:
             return None
         words = TfidfVectorizer(tokenizer=str.split, token_pattern=None, lowercase=False,
                                 sublinear_tf=True, min_df=2, ngram_range=(1, 2))
-        chars = TfidfVectorizer(analyzer="char", ngram_range=(2, 2), lowercase=False,
+        chars = TfidfVectorizer(analyzer="char", ngram_range=CHAR_NGRAMS, lowercase=False,
                                 sublinear_tf=True, min_df=2)
         cut = [" ".join(segmenter.words(text)) for text in texts]
         from scipy.sparse import hstack

@@ -156,9 +156,14 @@ def why(record: Record, terms: Sequence[KeyTerm], charges: Sequence[Prediction],
     )
 
 
-def labels(predictions: Sequence[Prediction], label: Callable[[str], str]) -> list[PredictedLabel]:
+def labels(predictions: Sequence[Prediction], label: Callable[[str], str], at_least: int = 0) -> list[PredictedLabel]:
+    """The predictions worth showing (at most 5); the first `at_least` whatever their confidence.
+
+    A user weighing the charges of the facts wants the three likeliest even when the model
+    hesitates; each comes with its confidence.
+    """
     return [PredictedLabel(value=p.value, label=label(p.value), confidence=p.confidence)
-            for p in predictions if p.confidence >= SHOWN_CONFIDENCE / 2][:5]
+            for rank, p in enumerate(predictions) if rank < at_least or p.confidence >= SHOWN_CONFIDENCE / 2][:5]
 
 
 def form_label(code: str) -> str:

@@ -93,7 +93,7 @@ def _run(
         size=size,
         took_ms=elapsed(),
         key_terms=[WeightedTerm(word=t.word, weight=round(t.weight, 3)) for t in plan.terms],
-        predicted_charges=method.labels(charges, lambda c: c),
+        predicted_charges=method.labels(charges, lambda c: c, at_least=3),
         predicted_crime_forms=method.labels(forms, method.form_label),
         hits=hits,
         next_cursor=(
