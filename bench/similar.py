@@ -48,7 +48,7 @@ from elasticsearch import Elasticsearch, helpers  # noqa: E402
 
 from bench.engines import es_settings, load_engine, start_node, stop_node, wait_for_merges  # noqa: E402
 from bench.metrics import charge_forms  # noqa: E402
-from indexing.records.crime_form_inference import infer_from_charges, infer_from_text, normalize_charge  # noqa: E402
+from indexing.records.crime_form_inference import infer_crime_forms, infer_from_text, normalize_charge  # noqa: E402
 from indexing.engines.base import Engine  # noqa: E402
 from indexing.engines.embedded import EmbeddedEngine  # noqa: E402
 from indexing.loading.field_map import FieldMap  # noqa: E402
@@ -263,15 +263,15 @@ def charge_prediction(service: SearchService, queries: Sequence[SimQuery]) -> st
     held = [q for q in queries if q.kind == "case" and q.split == "holdout"]
     top1 = top3 = 0.0
     forms_voted: Counter[str] = Counter()
-    scores: dict[str, dict[str, Counter[str]]] = {"vote": defaultdict(Counter), "text cues": defaultdict(Counter)}
+    scores: dict[str, dict[str, Counter[str]]] = {"predicted": defaultdict(Counter), "text cues": defaultdict(Counter)}
     for q in held:
         result = service.similar(SimilarRequest(text=q.text, size=1))
         predicted = [normalize_charge(p.value) for p in result.predicted_charges]
         truth = {normalize_charge(c) for c in q.charges}
         top1 += bool(predicted[:1] and predicted[0] in truth)
         top3 += len(truth & set(predicted[:3])) / len(truth)
-        expected = set(infer_from_charges(q.charges))
-        guesses = {"vote": {p.value for p in result.predicted_crime_forms if p.confidence >= 0.5},
+        expected = set(infer_crime_forms(q.charges, q.text))
+        guesses = {"predicted": {p.value for p in result.predicted_crime_forms if p.confidence >= 0.5},
                    "text cues": set(infer_from_text(fold(q.text)))}
         for method, got in guesses.items():
             for form in expected | got:
@@ -282,7 +282,7 @@ def charge_prediction(service: SearchService, queries: Sequence[SimQuery]) -> st
     n = len(held)
     lines = [f"Charge prediction on {n} held-out cases: top-1 accuracy **{top1 / n:.3f}**, "
              f"top-3 recall **{top3 / n:.3f}**.", "",
-             "| crime form | support | vote P | vote R | vote F1 | text cues P | text cues R |",
+             "| crime form | support | predicted P | predicted R | predicted F1 | text cues P | text cues R |",
              "|---|---:|---:|---:|---:|---:|---:|"]
 
     def prf(c: Counter[str]) -> tuple[float, float, float]:
@@ -292,9 +292,9 @@ def charge_prediction(service: SearchService, queries: Sequence[SimQuery]) -> st
 
     rows = ["(micro)"] + [f for f, _ in forms_voted.most_common() if forms_voted[f] >= 10]
     for form in rows:
-        vp, vr, vf = prf(scores["vote"][form])
+        vp, vr, vf = prf(scores["predicted"][form])
         tp, tr, _ = prf(scores["text cues"][form])
-        support = scores["vote"][form]["tp"] + scores["vote"][form]["fn"]
+        support = scores["predicted"][form]["tp"] + scores["predicted"][form]["fn"]
         lines.append(f"| {form} | {support} | {vp:.3f} | {vr:.3f} | {vf:.3f} | {tp:.3f} | {tr:.3f} |")
     return "\n".join(lines)
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
+from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
@@ -85,8 +86,6 @@ class ChargeModel:
         chars = TfidfVectorizer(analyzer="char", ngram_range=CHAR_NGRAMS, lowercase=False,
                                 sublinear_tf=True, min_df=2)
         cut = [" ".join(segmenter.words(text)) for text in texts]
-        from scipy.sparse import hstack
-
         matrix = hstack([words.fit_transform(cut), chars.fit_transform(texts)]).tocsr()
         rows = [i for i, charges in enumerate(labels) for c in charges if c in kept]
         targets = [c for charges in labels for c in charges if c in kept]
@@ -96,8 +95,6 @@ class ChargeModel:
 
     def predict(self, text: str) -> list[Prediction]:
         """The likeliest charges of `text`, best first, confidences summing to at most 1."""
-        from scipy.sparse import hstack
-
         folded = fold(text)[:MAX_CHARS]
         features = hstack([self.words.transform([" ".join(self.segmenter.words(folded))]),
                            self.chars.transform([folded])]).tocsr()
