@@ -1,12 +1,14 @@
 """Measure crime-form inference from fact text against the court's charges on real cases.
 
-Gold forms of a case are its charges mapped through the charge rules
-(`infer_from_charges(case["charges"])`); the prediction is `infer_from_text(case["fact"])` with
-the charges withheld. Cases are split by a hash of their id: one third is held out and was not
+Gold forms of a case are its charges mapped through the charge rules, read in the context of
+its facts (`infer_crime_forms(case["charges"], case["fact"])`); the prediction is made from the
+fact with the charges withheld, two ways: `text cues` (`infer_from_text`, what a record gets at
+load time) and `cues + model` (the cues plus the forms of the charges that a charge model
+trained on the tuning part predicts, read in context). Cases are split by a hash of their id: one third is held out and was not
 read while the text cues were written, the rest is the tuning part. Every code a record would
 carry counts, so a sub-form and its parent are two labels.
 
-    python bench/crime_form_inference.py [--data PATH] [--markdown] [--verbose]
+    python bench/crime_form_inference.py [--data PATH] [--markdown] [--verbose] [--no-model]
 """
 
 from __future__ import annotations
@@ -21,8 +23,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from indexing.records.crime_form_inference import RULES, forms_for_charge, infer_from_charges, infer_from_text
+from indexing.records.crime_form_inference import (
+    RULES,
+    forms_for_charge,
+    infer_crime_forms,
+    infer_from_charges,
+    infer_from_text,
+)
 from indexing.records.crime_forms import TAXONOMY
+from indexing.records.model import CaseDigest
+from indexing.similar.charge_model import ChargeModel, forms_of_charges
+from indexing.text.segmenter import Segmenter
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared/data/cases/cail2018-dev.jsonl"
@@ -88,14 +99,33 @@ class Evaluation:
                     target.fn += 1
 
 
-def evaluate(cases: Iterable[dict[str, object]]) -> dict[str, Evaluation]:
-    """Text inference scored against charge-derived gold, per part of the split."""
+# A form of the predicted charges counts from this confidence up (tuning part, two halves).
+MODEL_CONFIDENCE = 0.15
+
+
+def evaluate(cases: Iterable[dict[str, object]], model: ChargeModel | None = None) -> dict[str, Evaluation]:
+    """Text inference scored against charge-derived gold, per part of the split.
+
+    With a `model`, the forms of the charges it predicts (from MODEL_CONFIDENCE up) join the cues.
+    """
     parts = {TUNING: Evaluation(), HELD_OUT: Evaluation()}
     for case in cases:
-        gold = set(infer_from_charges(_charges(case)))
-        predicted = set(infer_from_text(str(case["fact"])))
+        fact = str(case["fact"])
+        gold = set(infer_crime_forms(_charges(case), fact))
+        predicted = set(infer_from_text(fact))
+        if model is not None:
+            predicted |= {p.value for p in forms_of_charges(model.predict(fact), fact) if p.confidence >= MODEL_CONFIDENCE}
         parts[split_of(str(case["id"]))].add(gold, predicted)
     return parts
+
+
+def train_model(cases: Iterable[dict[str, object]]) -> ChargeModel | None:
+    """The charge model learnt from the tuning part only."""
+    records = [
+        CaseDigest(id=str(case["id"]), title=str(case["id"]), summary=str(case["fact"]), charges=_charges(case))
+        for case in cases if split_of(str(case["id"])) == TUNING and _charges(case)
+    ]
+    return ChargeModel.train(records, Segmenter())
 
 
 def _charges(case: dict[str, object]) -> list[str]:
@@ -174,18 +204,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="CAIL JSON-lines file")
     parser.add_argument("--markdown", action="store_true", help="also print a README table")
     parser.add_argument("--verbose", action="store_true", help="list the unmapped charges")
+    parser.add_argument("--no-model", action="store_true", help="text cues only (no charge model)")
     args = parser.parse_args(argv)
     if not args.data.is_file():
         print(f"no data file at {args.data}", file=sys.stderr)
         return 2
 
     cases = load_cases(args.data)
-    parts = evaluate(cases)
+    model = None if args.no_model else train_model(cases)
+    parts = evaluate(cases, model)
     mapped, unmapped = charge_coverage(cases)
     distinct = len(mapped) + len(unmapped)
-    with_form = sum(1 for case in cases if infer_from_charges(_charges(case)))
+    with_form = sum(1 for case in cases if infer_crime_forms(_charges(case), str(case["fact"])))
 
-    print(f"crime-form inference, rules {RULES.version}, {len(cases)} cases from {args.data}")
+    method = "text cues" if model is None else f"text cues + charge model ({model.cases} tuning cases)"
+    print(f"crime-form inference, rules {RULES.version}, {method}, {len(cases)} cases from {args.data}")
     print(text_table(parts))
     print(
         f"\ncharge coverage: {len(mapped)} of {distinct} distinct charges map to a form "

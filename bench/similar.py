@@ -6,6 +6,7 @@
     python bench/similar.py --tune               # the weight grid on the tune split (embedded engine)
     python bench/similar.py --speed-cases 100000 # only latency, over 100k replicated cases
                                                  # (with --write-readme: bench/results/similar_speed.md)
+    python bench/similar.py --charges            # charge prediction only: vote, model and blend
 
 Queries are pasted facts: held-out real cases (their `fact`, removed from the index — the
 index holds every other case) and the fact descriptions written for the project in
@@ -57,7 +58,7 @@ from elasticsearch import Elasticsearch, helpers  # noqa: E402
 from bench.engines import es_settings, load_engine, start_node, stop_node, wait_for_merges  # noqa: E402
 from bench.load_and_query import prepare_records  # noqa: E402
 from bench.metrics import charge_forms  # noqa: E402
-from indexing.records.crime_form_inference import infer_from_charges, infer_from_text, normalize_charge  # noqa: E402
+from indexing.records.crime_form_inference import infer_crime_forms, infer_from_text, normalize_charge  # noqa: E402
 from indexing.engines.base import Engine  # noqa: E402
 from indexing.engines.embedded import EmbeddedEngine  # noqa: E402
 from indexing.loading.field_map import FieldMap  # noqa: E402
@@ -279,15 +280,15 @@ def charge_prediction(service: SearchService, queries: Sequence[SimQuery]) -> st
     held = [q for q in queries if q.kind == "case" and q.split == "holdout"]
     top1 = top3 = 0.0
     forms_voted: Counter[str] = Counter()
-    scores: dict[str, dict[str, Counter[str]]] = {"vote": defaultdict(Counter), "text cues": defaultdict(Counter)}
+    scores: dict[str, dict[str, Counter[str]]] = {"predicted": defaultdict(Counter), "text cues": defaultdict(Counter)}
     for q in held:
         result = service.similar(SimilarRequest(text=q.text, size=1))
         predicted = [normalize_charge(p.value) for p in result.predicted_charges]
         truth = {normalize_charge(c) for c in q.charges}
         top1 += bool(predicted[:1] and predicted[0] in truth)
         top3 += len(truth & set(predicted[:3])) / len(truth)
-        expected = set(infer_from_charges(q.charges))
-        guesses = {"vote": {p.value for p in result.predicted_crime_forms if p.confidence >= 0.5},
+        expected = set(infer_crime_forms(q.charges, q.text))
+        guesses = {"predicted": {p.value for p in result.predicted_crime_forms if p.confidence >= 0.5},
                    "text cues": set(infer_from_text(fold(q.text)))}
         for method, got in guesses.items():
             for form in expected | got:
@@ -298,7 +299,7 @@ def charge_prediction(service: SearchService, queries: Sequence[SimQuery]) -> st
     n = len(held)
     lines = [f"Charge prediction on {n} held-out cases: top-1 accuracy **{top1 / n:.3f}**, "
              f"top-3 recall **{top3 / n:.3f}**.", "",
-             "| crime form | support | vote P | vote R | vote F1 | text cues P | text cues R |",
+             "| crime form | support | predicted P | predicted R | predicted F1 | text cues P | text cues R |",
              "|---|---:|---:|---:|---:|---:|---:|"]
 
     def prf(c: Counter[str]) -> tuple[float, float, float]:
@@ -308,10 +309,43 @@ def charge_prediction(service: SearchService, queries: Sequence[SimQuery]) -> st
 
     rows = ["(micro)"] + [f for f, _ in forms_voted.most_common() if forms_voted[f] >= 10]
     for form in rows:
-        vp, vr, vf = prf(scores["vote"][form])
+        vp, vr, vf = prf(scores["predicted"][form])
         tp, tr, _ = prf(scores["text cues"][form])
-        support = scores["vote"][form]["tp"] + scores["vote"][form]["fn"]
+        support = scores["predicted"][form]["tp"] + scores["predicted"][form]["fn"]
         lines.append(f"| {form} | {support} | {vp:.3f} | {vr:.3f} | {vf:.3f} | {tp:.3f} | {tr:.3f} |")
+    return "\n".join(lines)
+
+
+def charge_methods(service: SearchService, queries: Sequence[SimQuery]) -> str:
+    """Top-1 / top-3 of the vote, the charge model and their blend, on both splits, in one run.
+
+    The blend's weight and the model's sharpness were chosen on the tune split; `MODEL_WEIGHT`
+    1.0 is the model alone and 0.0 the vote alone (the blend drops a side of weight 0).
+    """
+    from indexing.similar import charge_model
+
+    started = time.perf_counter()
+    service.charge_predictor.ready()
+    progress(f"  charge model trained in {time.perf_counter() - started:.1f} s")
+    chosen = charge_model.MODEL_WEIGHT
+    lines = ["| method | split | n | top-1 | top-3 | ms per text (model) |", "|---|---|---:|---:|---:|---:|"]
+    for label, weight in (("vote of the nearest cases", 0.0), ("linear model (tf-idf, LinearSVC)", 1.0),
+                          (f"blend (model weight {chosen})", chosen)):
+        charge_model.MODEL_WEIGHT = weight
+        for split in ("tune", "holdout"):
+            held = [q for q in queries if q.kind == "case" and q.split == split]
+            top1 = top3 = 0.0
+            for q in held:
+                predicted = [normalize_charge(p.value) for p in service.similar(SimilarRequest(text=q.text, size=1)).predicted_charges]
+                truth = {normalize_charge(c) for c in q.charges}
+                top1 += bool(predicted[:1] and predicted[0] in truth)
+                top3 += len(truth & set(predicted[:3])) / len(truth)
+            started = time.perf_counter()
+            for q in held:
+                service.charge_predictor.predict(q.text)
+            per_text = (time.perf_counter() - started) * 1000 / len(held)
+            lines.append(f"| {label} | {split} | {len(held)} | {top1 / len(held):.3f} | {top3 / len(held):.3f} | {per_text:.1f} |")
+    charge_model.MODEL_WEIGHT = chosen
     return "\n".join(lines)
 
 
@@ -495,10 +529,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="with --tune: start the grid from this value of a constant of the grid")
     parser.add_argument("--speed-cases", type=int, metavar="N",
                         help="only time every system over N records replicated from the real cases, and stop")
+    parser.add_argument("--charges", action="store_true", help="charge prediction only (embedded engine)")
     args = parser.parse_args(argv)
     segmenter = Segmenter()
     queries, index = pick_queries(real_cases())
     queries += written_queries()
+    if args.charges:
+        with tempfile.TemporaryDirectory() as tmp:
+            engine = EmbeddedEngine(Path(tmp) / "charges.db", segmenter)
+            load_engine(engine, index, "embedded")
+            print(charge_methods(SearchService(engine, segmenter), queries), flush=True)
+            engine.close()
+        return 0
     if args.tune:
         with tempfile.TemporaryDirectory() as tmp:
             for corpus in (["digests", "long"] if args.corpus == "both" else [args.corpus]):

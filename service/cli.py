@@ -21,6 +21,7 @@ from indexing.errors import CasedigestError
 from indexing.loading.export import export_chunks
 from indexing.loading.field_map import FieldMap, FieldMapError
 from indexing.loading.loader import Rejection, TooManyRejections, load_files
+from indexing.similar.charge_fill import predict_missing_charges
 from indexing.core.models import SearchRequest
 from indexing.similar.models import SimilarRequest
 from indexing.core.search import SearchService
@@ -108,6 +109,8 @@ def load(
                 if not quiet:
                     typer.echo(f"duplicate {duplicate.describe()}", err=True)
             outcome = report.summary()
+            if not dry_run:
+                outcome["predicted_charges"] = predict_missing_charges(service, report.ids, writer.actor)
             if sync:
                 outcome["sync_deleted"] = _sync(writer, sync, report.ids, yes and not dry_run)
     except TooManyRejections as exc:

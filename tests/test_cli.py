@@ -42,7 +42,8 @@ def test_load_reports_bad_lines_and_loads_the_rest(tmp_path: Path, records_file:
     assert f"{records_file}:3: summary: is required" in result.stderr
     assert f"{records_file}:4: (line): not valid JSON" in result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert summary == {"read": 6, "inserted": 4, "updated": 0, "unchanged": 0, "rejected": 2, "duplicate_ids": 0}
+    assert summary == {"read": 6, "inserted": 4, "updated": 0, "unchanged": 0, "rejected": 2, "duplicate_ids": 0,
+                       "predicted_charges": 0}
     assert json.loads((tmp_path / "casedigest-load-summary.json").read_text("utf-8")) == summary
     rejected = [json.loads(line) for line in rejects.read_text("utf-8").splitlines()]
     assert [(r["source"], r["line"], r["field"]) for r in rejected] == [

@@ -127,3 +127,54 @@ def test_text_inference_on_held_out_real_cases() -> None:
     assert held_out.support > 500
     assert held_out.precision >= HELD_OUT_PRECISION_FLOOR, held_out
     assert held_out.recall >= HELD_OUT_RECALL_FLOOR, held_out
+
+
+def test_every_form_cites_its_untoc_or_sherloc_definition() -> None:
+    instruments = ("UNTOC", "Protocol", "Convention", "resolution", "UNCLOS", "TRIPS")
+    for form in TAXONOMY.forms:
+        assert any(word in form.citation for word in instruments), form.code
+
+
+def test_harbouring_is_not_obstruction_of_justice_under_untoc_article_23() -> None:
+    # Decided in crime_forms.toml: art. 23 needs force, threats or an undue advantage aimed
+    # at testimony, evidence or justice officials; hiding an offender is none of these.
+    for charge in ("窝藏、包庇", "窝藏", "包庇罪"):
+        assert forms_for_charge(charge) == [], charge
+    assert forms_for_charge("妨害作证") == ["obstruction_of_justice"]
+    assert forms_for_charge("包庇毒品犯罪分子") == ["drugs", "obstruction_of_justice"]
+    assert infer_from_text("明知是犯罪的人而为其提供住处和钱财，帮助其逃匿。") == []
+
+
+@pytest.mark.parametrize(
+    ("charges", "fact", "expected"),
+    [
+        (["诈骗"], "被告人冒充银行客服拨打电话，谎称被害人信用卡异常，骗取其转账五万元。", ["cybercrime"]),
+        (["诈骗"], "被告人通过微信结识被害人，虚构投资项目骗取其人民币十万元。", ["cybercrime"]),
+        (["诈骗"], "被告人以帮助安排工作为由，当面骗取被害人现金两万元。", []),
+        (["劫持船只、汽车"], "被告人持刀登上一艘渔船，劫持渔船驶离港口。", ["piracy"]),
+        (["劫持船只、汽车"], "被告人持刀劫持出租车，强令司机驶往外地。", []),
+        (["走私普通货物、物品"], "被告人雇佣三无船从境外运载冻品，在海上过驳后偷运入境。", ["piracy"]),
+        (["走私普通货物、物品"], "被告人通过快递从境外购入化妆品，未申报入境。", []),
+        (["盗窃"], "被告人盗窃某寺内清代石雕佛像一尊，经鉴定为三级文物。", ["cultural_property"]),
+        (["抢劫"], "被告人持刀抢劫被害人手机一部。", []),
+    ],
+)
+def test_charges_read_in_the_context_of_the_facts(charges: list[str], fact: str, expected: list[str]) -> None:
+    assert infer_crime_forms(charges, fact) == expected
+
+
+# Measured on the held-out third with the charge model trained on the tuning part (rules
+# 2026.2): micro P 0.928, R 0.946, F1 0.937. The floor sits a little below.
+HELD_OUT_MODEL_F1_FLOOR = 0.91
+
+
+@pytest.mark.real_data
+@pytest.mark.slow
+def test_text_and_charge_model_inference_on_held_out_real_cases() -> None:
+    bench = _load_bench()
+    cases = bench.load_cases(CAIL)
+    model = bench.train_model(cases)
+    assert model is not None
+    held_out = bench.evaluate(cases, model)[bench.HELD_OUT].micro
+    assert held_out.support > 500
+    assert held_out.f1 >= HELD_OUT_MODEL_F1_FLOOR, held_out

@@ -121,7 +121,8 @@ def test_the_same_id_twice_in_one_load_file_is_written_once(
         loaded = cli(["load", str(data), "--quiet"], settings, tmp_path)
         assert loaded.returncode == 0, loaded.stderr
         assert json.loads(loaded.stdout.splitlines()[-1]) == {
-            "read": 2, "inserted": 1, "updated": 0, "unchanged": 0, "rejected": 0, "duplicate_ids": 1}
+            "read": 2, "inserted": 1, "updated": 0, "unchanged": 0, "rejected": 0, "duplicate_ids": 1,
+            "predicted_charges": 0}
         engine.finish_writes()
         assert (total(engine, "dupfirst"), total(engine, "dupsecond"), total(engine, "重复")) == (0, 1, 1)
         assert total(engine) == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from functools import cached_property
 from typing import TYPE_CHECKING, AbstractSet, Iterator, Literal
 
 
@@ -53,6 +54,7 @@ from indexing.core.feedback import HEAD, rerank
 from indexing.core.dressing import dress_hit, explain_hit, explain_words, facet_label, highlight_needles
 
 if TYPE_CHECKING:
+    from indexing.similar.charge_model import ChargePredictor
     from indexing.similar.models import SimilarRequest, SimilarResult
 
 class SearchService:
@@ -371,6 +373,13 @@ class SearchService:
         from indexing.similar.search import related_cases  # the similar package builds on this module
 
         return list(related_cases(self, self.get(record_id), size).hits)
+
+    @cached_property
+    def charge_predictor(self) -> "ChargePredictor":
+        """The charge model of this index, trained from its own cases when first asked."""
+        from indexing.similar.charge_model import ChargePredictor
+
+        return ChargePredictor(self.engine.iter_records, self.engine.count_records, self.segmenter)  # type: ignore[attr-defined]
 
     def similar(self, request: "SimilarRequest") -> "SimilarResult":
         """Similar-case search (类案检索): pasted facts in, ranked similar cases with reasons out."""

@@ -32,6 +32,8 @@ def flatten(record: CaseDigest | Resolution) -> dict[str, str]:
         if key == "crime_forms":
             row["crime_forms"] = LIST_SEPARATOR.join(t["code"] for t in value if t["source"] == "curated")
             row["crime_forms_inferred"] = LIST_SEPARATOR.join(t["code"] for t in value if t["source"] == "inferred")
+        elif key == "predicted_charges":
+            continue  # not the record's own data: a reload predicts them again
         elif key == "source":
             row["source.name"] = value["name"] if value else ""
             row["source.url"] = (value or {}).get("url") or ""

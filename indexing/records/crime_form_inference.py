@@ -48,20 +48,37 @@ class TextCue:
 
 
 @dataclass(frozen=True)
+class ContextRule:
+    """Forms for a record charged with one of `charges` whose text matches one of `patterns`.
+
+    One charge can cover conduct of several forms (诈骗 by telephone or online is telecom and
+    network fraud; 劫持船只、汽车 of a ship is piracy); the text says which it was.
+    """
+
+    forms: tuple[str, ...]
+    charges: frozenset[str]
+    cue: TextCue
+
+    def fires(self, charges: Iterable[str], text: str) -> bool:
+        return any(normalize_charge(c) in self.charges for c in charges) and self.cue.fires(text)
+
+
+@dataclass(frozen=True)
 class InferenceRules:
-    """The parsed rules file: charge rules, text cues and the exact-name index."""
+    """The parsed rules file: charge rules, charges in context, text cues and the exact-name index."""
 
     version: str
     charge_rules: tuple[ChargeRule, ...]
     cues: tuple[TextCue, ...]
     by_name: dict[str, tuple[str, ...]]
+    contexts: tuple[ContextRule, ...] = ()
 
     @property
     def codes(self) -> set[str]:
         """Every code any rule can produce."""
         return {
             code
-            for rule in (*self.charge_rules, *self.cues)
+            for rule in (*self.charge_rules, *self.cues, *self.contexts)
             for code in rule.forms
         }
 
@@ -170,7 +187,18 @@ def parse_rules(text: str, taxonomy: Taxonomy = TAXONOMY) -> InferenceRules:
         )
         for index, item in enumerate(data.get("cue", ()))
     )
-    return InferenceRules(str(data["version"]), tuple(charge_rules), cues, by_name)
+    contexts = []
+    for index, item in enumerate(data.get("context", ())):
+        where = f"context rule {index + 1}"
+        forms = _checked_forms(item, where, taxonomy)
+        cue = TextCue(
+            forms=forms,
+            patterns=_compile_all((_expand_terms(p, terms, index) for p in item["patterns"]), where),
+            unless=_compile_all((_expand_terms(p, terms, index) for p in item.get("unless", ())), where),
+        )
+        charges = frozenset(normalize_charge(name) for name in item["charges"])
+        contexts.append(ContextRule(forms, charges, cue))
+    return InferenceRules(str(data["version"]), tuple(charge_rules), cues, by_name, tuple(contexts))
 
 
 def load_rules() -> InferenceRules:
@@ -209,6 +237,18 @@ def infer_from_charges(charges: Sequence[str]) -> list[str]:
     return TAXONOMY.with_ancestors(code for charge in charges for code in _charge_forms(charge))
 
 
+def forms_in_context(charges: Sequence[str], text: str) -> list[str]:
+    """The forms of the charges plus those their context rules find in the text.
+
+    "诈骗" alone is no form; "诈骗" with facts of deceiving victims by telephone or online is
+    telecom and network fraud, a cybercrime.
+    """
+    return TAXONOMY.with_ancestors(
+        [*(code for charge in charges for code in _charge_forms(charge)),
+         *(code for rule in RULES.contexts if rule.fires(charges, text) for code in rule.forms)]
+    )
+
+
 def infer_from_text(text: str) -> list[str]:
     """The forms the text cues find in a fact text, with ancestors, in taxonomy order.
 
@@ -224,8 +264,9 @@ def infer_crime_forms(charges: Sequence[str], text: str) -> list[str]:
     """Forms from the charges when there are any, otherwise from the fact text.
 
     Charges are the court's own legal qualification, so they are trusted over the text even
-    when they map to no form (a theft case stays without forms whatever its text says).
+    when they map to no form (a theft case stays without forms whatever its text says); the
+    text only decides between the forms a charge's context rules allow.
     """
     if any(charge.strip() for charge in charges):
-        return infer_from_charges(charges)
+        return forms_in_context(charges, text)
     return infer_from_text(text)

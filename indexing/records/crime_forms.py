@@ -18,6 +18,7 @@ class CrimeForm:
     zh: str
     en: str
     description: str
+    citation: str  # the UNTOC / SHERLOC instrument that defines the form
     parent: str | None = None
     aliases: tuple[str, ...] = ()
 
@@ -37,6 +38,7 @@ class Taxonomy:
                 zh=item["zh"],
                 en=item["en"],
                 description=item["description"],
+                citation=item["citation"],
                 parent=item.get("parent"),
                 aliases=tuple(item.get("aliases", ())),
             )

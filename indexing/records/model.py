@@ -191,6 +191,15 @@ def _dedupe(items: list[str]) -> list[str]:
     return out
 
 
+class PredictedCharge(BaseModel):
+    """A charge predicted from the facts of a case that arrived without charges (never the court's)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    charge: str = Field(min_length=1, max_length=200)
+    confidence: float = Field(ge=0, le=1)
+
+
 class CaseDigest(_RecordBase):
     """A summary of one court decision."""
 
@@ -202,6 +211,9 @@ class CaseDigest(_RecordBase):
     decision_date: str | None = None
     case_number: str | None = Field(default=None, max_length=200)
     charges: list[str] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
+    # Filled after a load for cases without charges (`similar/charge_fill.py`); kept apart from
+    # `charges` so a prediction is never taken for the court's qualification.
+    predicted_charges: list[PredictedCharge] = Field(default_factory=list, max_length=10)
     defendants: list[str] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
     outcome: str | None = Field(default=None, max_length=5000)
 

@@ -28,6 +28,7 @@ from indexing.records.model import CaseDigest, Resolution
 from indexing.text.segmenter import Segmenter
 from indexing.core.feedback import charge_agreement
 from indexing.query import ranking
+from indexing.similar.charge_model import FORMS_FROM_CHARGES_WEIGHT, blend, forms_of_charges
 from indexing.similar.charge_vote import Prediction, vote
 from indexing.similar.keyterms import KeyTerm, candidate_words, key_terms
 from indexing.similar.models import (
@@ -147,10 +148,18 @@ def rank(candidates: Sequence[Candidate], charges: Sequence[Prediction]) -> list
     return out
 
 
-def predictions(candidates: Sequence[Candidate]) -> tuple[list[Prediction], list[Prediction], list[Prediction]]:
-    """Charges, crime forms and statute articles voted by the nearest candidates."""
-    charges = vote([(c.score, c.labels.charges) for c in candidates])
-    forms = vote([(c.score, c.labels.crime_forms) for c in candidates])
+def predictions(
+    candidates: Sequence[Candidate], text: str = "", modelled: Sequence[Prediction] = ()
+) -> tuple[list[Prediction], list[Prediction], list[Prediction]]:
+    """Charges, crime forms and statute articles of the facts `text`.
+
+    Charges: the nearest candidates' vote blended with the charge model's `modelled` charges
+    (`charge_model`); crime forms: those of the predicted charges blended with the vote.
+    """
+    voted = vote([(c.score, c.labels.charges) for c in candidates])
+    charges = blend(modelled, voted)
+    forms = blend(forms_of_charges(charges, text), vote([(c.score, c.labels.crime_forms) for c in candidates]),
+                  FORMS_FROM_CHARGES_WEIGHT)
     # a resolution's legal basis names instruments, not statute articles of a case
     articles = vote([(c.score, c.labels.legal_basis if c.labels.doc_type == "case" else ()) for c in candidates])
     return charges, forms, articles
@@ -170,9 +179,14 @@ def why(record: Record, terms: Sequence[KeyTerm], charges: Sequence[Prediction],
     )
 
 
-def labels(predictions: Sequence[Prediction], label: Callable[[str], str]) -> list[PredictedLabel]:
+def labels(predictions: Sequence[Prediction], label: Callable[[str], str], at_least: int = 0) -> list[PredictedLabel]:
+    """The predictions worth showing (at most 5); the first `at_least` whatever their confidence.
+
+    A user weighing the charges of the facts wants the three likeliest even when the model
+    hesitates; each comes with its confidence.
+    """
     return [PredictedLabel(value=p.value, label=label(p.value), confidence=p.confidence)
-            for p in predictions if p.confidence >= SHOWN_CONFIDENCE / 2][:5]
+            for rank, p in enumerate(predictions) if rank < at_least or p.confidence >= SHOWN_CONFIDENCE / 2][:5]
 
 
 def form_label(code: str) -> str:

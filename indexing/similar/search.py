@@ -74,7 +74,7 @@ def _run(
             if hit.labels is not None and hit.record_id not in seen:
                 seen.add(hit.record_id)
                 candidates.append(method.Candidate(hit.score, hit.unit_id, hit.record_id, hit.labels))
-    charges, forms, articles = method.predictions(candidates)
+    charges, forms, articles = method.predictions(candidates, text, service.charge_predictor.predict(text))
     ranked = method.rank(candidates, known_charges or charges)
     needles = [t.word for t in plan.terms]
     page = ranked[offset : offset + size]
@@ -95,7 +95,7 @@ def _run(
         size=size,
         took_ms=elapsed(),
         key_terms=[WeightedTerm(word=t.word, weight=round(t.weight, 3)) for t in plan.terms],
-        predicted_charges=method.labels(charges, lambda c: c),
+        predicted_charges=method.labels(charges, lambda c: c, at_least=3),
         predicted_crime_forms=method.labels(forms, method.form_label),
         hits=hits,
         next_cursor=(

@@ -1,0 +1,65 @@
+"""Cases that arrive without charges get predicted charges after a load, kept apart and marked."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from indexing.core.search import SearchService
+from indexing.engines.embedded import EmbeddedEngine
+from indexing.records.enrich import with_inferred_forms
+from indexing.records.model import CaseDigest
+from indexing.similar.charge_fill import predict_missing_charges
+from indexing.text.segmenter import Segmenter
+from service.app import create_app
+from service.settings import Settings
+from test_charge_model import written_cases
+
+ROOT = Path(__file__).resolve().parents[1]
+BRIBE_FACTS = "被告人在担任某县国土资源局科长期间，利用职务上的便利，为他人办理用地审批提供帮助，收受对方所送现金人民币六万元。"
+
+
+def uncharged() -> CaseDigest:
+    return CaseDigest(id="no-charge-1", title="某某案", summary=BRIBE_FACTS)
+
+
+def test_a_case_without_charges_gets_predicted_charges_and_their_forms(segmenter: Segmenter, tmp_path: Path) -> None:
+    engine = EmbeddedEngine(tmp_path / "fill.db", segmenter)
+    try:
+        engine.upsert([with_inferred_forms(r) for r in [*written_cases(), uncharged()]])
+        service = SearchService(engine, segmenter)
+        ids = [r.id for r in written_cases()] + ["no-charge-1"]
+        assert predict_missing_charges(service, ids, "test") == 1
+        record = engine.get("no-charge-1")
+        assert isinstance(record, CaseDigest)
+        assert record.charges == []  # the court's charges stay empty
+        assert record.predicted_charges[0].charge == "受贿"
+        assert 0 < record.predicted_charges[0].confidence <= 1
+        assert ("corruption", "inferred") in {(t.code, t.source) for t in record.crime_forms}
+        # Charged cases are left alone, and a second pass predicts nothing new.
+        assert engine.get(ids[0]).predicted_charges == []  # type: ignore[union-attr]
+        assert predict_missing_charges(service, ids, "test") == 0
+    finally:
+        engine.close()
+
+
+def test_cli_load_predicts_and_the_case_page_marks_them_as_predicted(tmp_path: Path) -> None:
+    records = tmp_path / "records.jsonl"
+    lines = [r.model_dump_json(exclude_defaults=True) for r in [*written_cases(), uncharged()]]
+    records.write_text("\n".join(lines) + "\n", "utf-8")
+    data = tmp_path / "db.sqlite3"
+    env = {**os.environ, "CASEDIGEST_DATA_PATH": str(data), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", "from service.cli import main; main()", "load", str(records), "--quiet"],
+                            capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1])["predicted_charges"] == 1
+    with TestClient(create_app(Settings(engine="embedded", data_path=data))) as client:
+        page = client.get("/cases/no-charge-1").text
+        assert "预测罪名" in page and "受贿" in page and "非法院认定" in page
+        charged = client.get(f"/cases/{written_cases()[0].id}").text
+        assert "预测罪名" not in charged
