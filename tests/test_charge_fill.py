@@ -63,3 +63,31 @@ def test_cli_load_predicts_and_the_case_page_marks_them_as_predicted(tmp_path: P
         assert "预测罪名" in page and "受贿" in page and "非法院认定" in page
         charged = client.get(f"/cases/{written_cases()[0].id}").text
         assert "预测罪名" not in charged
+
+
+def test_loading_the_same_file_again_keeps_the_prediction_and_counts_it_unchanged(tmp_path: Path) -> None:
+    records = tmp_path / "records.jsonl"
+    lines = [r.model_dump_json(exclude_defaults=True) for r in [*written_cases(), uncharged()]]
+    records.write_text("\n".join(lines) + "\n", "utf-8")
+    env = {**os.environ, "CASEDIGEST_DATA_PATH": str(tmp_path / "db.sqlite3"), "PYTHONPATH": str(ROOT)}
+
+    def load(path: Path) -> dict[str, int]:
+        result = subprocess.run([sys.executable, "-c", "from service.cli import main; main()", "load", str(path), "--quiet"],
+                                capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    assert load(records)["predicted_charges"] == 1
+    again = load(records)
+    assert again["unchanged"] == len(lines) and again["updated"] == 0 and again["predicted_charges"] == 0
+    engine = EmbeddedEngine(tmp_path / "db.sqlite3", Segmenter())
+    try:
+        kept = engine.get("no-charge-1")
+        assert isinstance(kept, CaseDigest) and kept.predicted_charges[0].charge == "受贿"
+    finally:
+        engine.close()
+    # A changed case is stored as given and predicted afresh.
+    changed = tmp_path / "changed.jsonl"
+    changed.write_text(uncharged().model_copy(update={"title": "某某受贿线索案"}).model_dump_json(exclude_defaults=True) + "\n", "utf-8")
+    summary = load(changed)
+    assert summary["updated"] == 1 and summary["predicted_charges"] == 1
