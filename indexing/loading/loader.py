@@ -113,7 +113,7 @@ def load_files(
     paths: Iterable[Path],
     writer: Writer,
     field_map: FieldMap | None = None,
-    batch_size: int = 1000,
+    batch_size: int = 2000,
     dry_run: bool = False,
     progress: Callable[[LoadReport], None] | None = None,
     on_reject: Callable[[Rejection], None] | None = None,

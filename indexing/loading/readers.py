@@ -31,6 +31,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+import orjson
+
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json-lines")
 CSV_SUFFIXES = {".csv": ",", ".tsv": "\t"}
 XLSX_SUFFIXES = (".xlsx",)
@@ -148,7 +150,7 @@ def jsonl_line(source: str, number: int, raw: bytes, encoding: str | None = None
         return Rejection(source, number, "(line)", f"not {encoding or 'UTF-8'} text ({exc.reason} at byte {exc.start})",
                          original=raw[:200].decode("utf-8", "replace"))
     try:
-        data = json.loads(text)
+        data = _parse_json(text)
     except json.JSONDecodeError as exc:
         return Rejection(source, number, "(line)", f"not valid JSON ({exc.msg}, column {exc.colno})",
                          original=text[:2000])
@@ -156,6 +158,19 @@ def jsonl_line(source: str, number: int, raw: bytes, encoding: str | None = None
         return Rejection(source, number, "(line)", f"expected a JSON object, got {_json_type(data)}",
                          original=text[:2000])
     return Row(source, number, data)
+
+
+def _parse_json(text: str) -> Any:
+    """`json.loads`, by orjson (several times faster on a long line) when it can.
+
+    What orjson refuses (a syntax error, a lone surrogate, NaN, an integer past 64 bits) is
+    parsed again by `json`, so the same lines are accepted and a bad one is reported in the
+    same words either way.
+    """
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _json_type(value: Any) -> str:
