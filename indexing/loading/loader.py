@@ -7,9 +7,11 @@ the field and the reason.
 
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from indexing.engines.base import Record
 from indexing.errors import CasedigestError
@@ -19,6 +21,8 @@ from indexing.loading.flat import is_flat_row, unflatten
 from indexing.loading.readers import Rejection, Row, iter_rows
 from indexing.records.model import RecordError, parse_record
 from indexing.loading.writes import Writer
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -109,6 +113,61 @@ def _mapped(row: Row, field_map: FieldMap | None) -> dict[str, Any]:
     return row.data
 
 
+# Records read and validated ahead of the writes, in a thread: the engine's writes leave the
+# interpreter lock free for much of their time (the native cutter, tantivy's indexing thread,
+# SQLite), and reading the next batch meanwhile uses it. One batch of the default size.
+READ_AHEAD = 2000
+_DONE = object()
+
+
+def read_ahead(items: Iterator[T], size: int) -> Iterator[T]:
+    """`items`, produced by a thread up to `size` ahead of the consumer.
+
+    An exception in the producer is raised to the consumer where it would have occurred.
+    A consumer that stops early (an exception, `TooManyRejections`) stops the producer.
+    """
+    ready: queue.Queue[Any] = queue.Queue(maxsize=size)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer
+            put(_Failed(exc))
+        finally:
+            close = getattr(items, "close", None)
+            if callable(close):
+                close()  # the file being read
+
+    producer = threading.Thread(target=produce, name="casedigest-read", daemon=True)
+    producer.start()
+    try:
+        while (item := ready.get()) is not _DONE:
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        producer.join()
+
+
+@dataclass
+class _Failed:
+    error: BaseException
+
+
 def load_files(
     paths: Iterable[Path],
     writer: Writer,
@@ -145,7 +204,7 @@ def load_files(
 
     for number, path in enumerate(files):
         first_line: dict[str, int] = {}
-        for line, item in read_records(path, field_map, encoding, sheet):
+        for line, item in read_ahead(read_records(path, field_map, encoding, sheet), READ_AHEAD):
             if isinstance(item, Rejection):
                 if item.line:
                     report.read += 1

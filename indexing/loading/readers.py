@@ -26,6 +26,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -42,6 +43,7 @@ SUPPORTED_SUFFIXES = (*JSONL_SUFFIXES, *CSV_SUFFIXES, *XLSX_SUFFIXES)
 CSV_ENCODINGS = ("utf-8-sig", "utf-8", "gb18030")
 
 _SNIFF_BYTES = 8192
+_LONG_DIGIT_RUN = re.compile(r"[0-9]{19}")  # a number orjson may not read as json does
 # Summaries of several MB in one cell are real; the csv module's default limit is 128 KiB.
 _CSV_FIELD_LIMIT = 2**31 - 1
 
@@ -163,10 +165,13 @@ def jsonl_line(source: str, number: int, raw: bytes, encoding: str | None = None
 def _parse_json(text: str) -> Any:
     """`json.loads`, by orjson (several times faster on a long line) when it can.
 
-    What orjson refuses (a syntax error, a lone surrogate, NaN, an integer past 64 bits) is
-    parsed again by `json`, so the same lines are accepted and a bad one is reported in the
-    same words either way.
+    What orjson refuses (a syntax error, a lone surrogate, NaN, 1e400) is parsed again by
+    `json`, so the same lines are accepted and a bad one is reported in the same words either
+    way. orjson reads an integer past 64 bits as a float, so a line with 19 digits in a row
+    goes to `json` at once.
     """
+    if _LONG_DIGIT_RUN.search(text):
+        return json.loads(text)
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
