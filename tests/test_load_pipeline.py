@@ -14,7 +14,8 @@ import pytest
 
 from conftest import case
 from indexing.engines.embedded import EmbeddedEngine
-from indexing.loading.loader import TooManyRejections, load_files, read_ahead
+from indexing.loading import loader
+from indexing.loading.loader import TooManyRejections, last_occurrences, load_files, read_ahead
 from indexing.loading.readers import Rejection, Row, jsonl_line
 from indexing.loading.writes import Writer
 from indexing.query.model import EngineQuery, MatchAll
@@ -143,5 +144,32 @@ def test_segmentation_failing_part_way_through_a_write_leaves_nothing_behind(tmp
         good = [r for r in records if r.id != "s-bad"]
         assert set(engine.upsert(good, actor="test")) == {"inserted"}
         assert engine.search(EngineQuery(match=MatchAll(), size=1)).total == size - 1
+    finally:
+        engine.close()
+
+
+# ---- ids remembered without growing with the file --------------------------------------------
+def test_only_ids_that_may_repeat_are_remembered(tmp_path: Path) -> None:
+    lines = [record_line(i) for i in range(2000)] + [record_line(7), record_line(1500)]
+    last = last_occurrences([write_lines(tmp_path / "cases.jsonl", lines)])
+    assert last == {"p-7": (0, 2001), "p-1500": (0, 2002)}
+
+
+@pytest.mark.parametrize("bits", [8, 1 << 27])  # every id on one of 8 bits, and the real filter
+def test_repeated_ids_are_written_once_however_often_ids_share_a_bit(
+    tmp_path: Path, segmenter: Segmenter, monkeypatch: pytest.MonkeyPatch, bits: int
+) -> None:
+    monkeypatch.setattr(loader, "_SEEN_BITS", bits)
+    lines = [record_line(i) for i in range(40)]
+    lines[30] = lines[5].replace("诈骗案", "诈骗案（再审）")  # p-5 again, its last version
+    lines[31] = lines[6]  # p-6 again, unchanged
+    engine = EmbeddedEngine(tmp_path / "db.sqlite3", segmenter, replay_every=None)
+    try:
+        report = load_files([write_lines(tmp_path / "cases.jsonl", lines)], Writer(engine, "test"), batch_size=7)
+        assert (report.read, report.inserted) == (40, 38)
+        assert sorted((d.id, d.line, d.first_line) for d in report.duplicates) == [("p-5", 31, 6), ("p-6", 32, 7)]
+        stored = engine.get("p-5")
+        assert stored is not None and "再审" in stored.title
+        assert report.ids == set()  # not asked for
     finally:
         engine.close()
