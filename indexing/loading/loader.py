@@ -128,7 +128,7 @@ def _mapped(row: Row, field_map: FieldMap | None) -> dict[str, Any]:
 
 # Records read and validated ahead of the writes, in a thread: the engine's writes leave the
 # interpreter lock free for much of their time (the native cutter, tantivy's indexing thread,
-# SQLite), and reading the next batch meanwhile uses it. One batch of the default size.
+# SQLite), and reading the next batch meanwhile uses it. Two batches of the default size.
 READ_AHEAD = 2000
 _DONE = object()
 
@@ -185,7 +185,7 @@ def load_files(
     paths: Iterable[Path],
     writer: Writer,
     field_map: FieldMap | None = None,
-    batch_size: int = 2000,
+    batch_size: int = 1000,
     dry_run: bool = False,
     progress: Callable[[LoadReport], None] | None = None,
     on_reject: Callable[[Rejection], None] | None = None,
