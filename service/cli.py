@@ -101,7 +101,7 @@ def load(
             try:
                 report = load_files(
                     files, writer, field_map, dry_run=dry_run, progress=progress, on_reject=reject_out,
-                    max_errors=max_errors, encoding=encoding, sheet=sheet,
+                    max_errors=max_errors, encoding=encoding, sheet=sheet, keep_ids=sync is not None,
                 )
             finally:
                 reject_out.close()

@@ -354,7 +354,9 @@ class EmbeddedEngine:
                         " VALUES (?, ?, ?, ?, ?, ?)", rows,
                     )
 
-                units = [u for record_units in self.unit_pool.units(stored) for u in record_units]
+                # Units are made while the index takes the ones before them: tantivy indexes in
+                # its own thread, so segmentation and indexing overlap instead of taking turns.
+                units = (u for record_units in self.unit_pool.units(stored) for u in record_units)
                 self._commit(list(changed), store, units, audit)
             return [outcome[r.id] for r in records]
 
@@ -386,10 +388,13 @@ class EmbeddedEngine:
         self,
         ids: Sequence[str],
         store: Callable[[sqlite3.Connection], None],
-        units: Sequence[IndexUnit],
+        units: Iterable[IndexUnit],
         audit: Sequence[AuditEntry],
     ) -> None:
-        """Replace the rows and index units of `ids` with their audit rows, all or nothing."""
+        """Replace the rows and index units of `ids` with their audit rows, all or nothing.
+
+        `units` may be made as they are taken (segmentation failing part way undoes it all).
+        """
         writer = self._index_writer()
         db = self._db()
         marks = [(i,) for i in ids]
@@ -411,8 +416,9 @@ class EmbeddedEngine:
             db.executemany("DELETE FROM pending WHERE id=?", marks)
             for record_id in ids:
                 writer.delete_documents_by_term("record_id", record_id)
+            document = self._document
             for unit in units:
-                writer.add_document(self._document(unit))
+                writer.add_document(document(unit))
             writer.commit()
             index_committed = True
             self._index_version = None  # our own commit: reload before the next search

@@ -26,10 +26,13 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import orjson
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json-lines")
 CSV_SUFFIXES = {".csv": ",", ".tsv": "\t"}
@@ -40,6 +43,7 @@ SUPPORTED_SUFFIXES = (*JSONL_SUFFIXES, *CSV_SUFFIXES, *XLSX_SUFFIXES)
 CSV_ENCODINGS = ("utf-8-sig", "utf-8", "gb18030")
 
 _SNIFF_BYTES = 8192
+_LONG_DIGIT_RUN = re.compile(r"[0-9]{19}")  # a number orjson may not read as json does
 # Summaries of several MB in one cell are real; the csv module's default limit is 128 KiB.
 _CSV_FIELD_LIMIT = 2**31 - 1
 
@@ -148,7 +152,7 @@ def jsonl_line(source: str, number: int, raw: bytes, encoding: str | None = None
         return Rejection(source, number, "(line)", f"not {encoding or 'UTF-8'} text ({exc.reason} at byte {exc.start})",
                          original=raw[:200].decode("utf-8", "replace"))
     try:
-        data = json.loads(text)
+        data = _parse_json(text)
     except json.JSONDecodeError as exc:
         return Rejection(source, number, "(line)", f"not valid JSON ({exc.msg}, column {exc.colno})",
                          original=text[:2000])
@@ -156,6 +160,22 @@ def jsonl_line(source: str, number: int, raw: bytes, encoding: str | None = None
         return Rejection(source, number, "(line)", f"expected a JSON object, got {_json_type(data)}",
                          original=text[:2000])
     return Row(source, number, data)
+
+
+def _parse_json(text: str) -> Any:
+    """`json.loads`, by orjson (several times faster on a long line) when it can.
+
+    What orjson refuses (a syntax error, a lone surrogate, NaN, 1e400) is parsed again by
+    `json`, so the same lines are accepted and a bad one is reported in the same words either
+    way. orjson reads an integer past 64 bits as a float, so a line with 19 digits in a row
+    goes to `json` at once.
+    """
+    if _LONG_DIGIT_RUN.search(text):
+        return json.loads(text)
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _json_type(value: Any) -> str:

@@ -56,11 +56,17 @@ def _foldable() -> re.Pattern[str]:
     return re.compile("[" + "".join(re.escape(chr(cp)) for cp in sorted(fold_table())) + "]")
 
 
+@lru_cache(maxsize=1)
+def _replacements() -> dict[str, str]:
+    """The table keyed by character, so a match is looked up without `ord`."""
+    return {chr(cp): folded for cp, folded in fold_table().items()}
+
+
 def fold(text: str) -> str:
     """Traditional→simplified, full→half width, Latin lower case; same length as `text`.
 
     The regular expression skips, in C, the characters that stay as they are (most of a
     simplified Chinese text); `str.translate` would look each one up in the table.
     """
-    table = fold_table()
-    return _foldable().sub(lambda m: table[ord(m.group())], text)
+    replacements = _replacements()
+    return _foldable().sub(lambda m: replacements[m.group()], text)

@@ -97,12 +97,16 @@ class Segmenter:
         """
         tokens = self._cutter.cut(folded)
         expansions = self._expansions
+        try:
+            # Most texts of a load hold only words seen before: one pass, no set of tokens.
+            return " ".join(filter(None, map(expansions.__getitem__, tokens)))
+        except KeyError:
+            pass
         missing = set(tokens).difference(expansions)
-        if missing:
-            if len(expansions) + len(missing) > _EXPANSION_CACHE_SIZE:
-                expansions.clear()
-            for token in missing:
-                expansions[token] = self._expansion(token)
+        if len(expansions) + len(missing) > _EXPANSION_CACHE_SIZE:
+            expansions.clear()
+        for token in missing:
+            expansions[token] = self._expansion(token)
         try:
             return " ".join(filter(None, map(expansions.__getitem__, tokens)))
         except KeyError:  # another thread emptied the cache in between

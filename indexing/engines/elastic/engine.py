@@ -192,9 +192,11 @@ class ElasticEngine:
         existing = self._head_sources(list(latest), ["content_hash", "unit_ids"])
         outcome: dict[str, Outcome] = {}
         changed: dict[str, Record] = {}
+        # a hash serializes the whole record: made once, used for the check, the write and the audit
+        hashes = {record_id: record.content_hash() for record_id, record in latest.items()}
         for record_id, record in latest.items():
             before = (existing.get(record_id) or {}).get("content_hash")
-            if before == record.content_hash():
+            if before == hashes[record_id]:
                 outcome[record_id] = "unchanged"
                 continue
             outcome[record_id] = "updated" if record_id in existing else "inserted"
@@ -209,15 +211,15 @@ class ElasticEngine:
             if len(changed) >= MIN_PARALLEL_BATCH:
                 self._pause_refresh()
                 self._loaded += len(changed)
-            self._bulk_index(list(changed.values()), index=self.alias, delete_units=stale)
+            self._bulk_index(list(changed.values()), index=self.alias, delete_units=stale, hashes=hashes)
             if len(changed) < MIN_PARALLEL_BATCH:
                 self._refresh()
             if actor is not None:
                 now = utc_now()
                 self.append_audit([
                     AuditEntry(now, actor, "insert" if outcome[i] == "inserted" else "update", i,
-                               (existing.get(i) or {}).get("content_hash"), r.content_hash())
-                    for i, r in changed.items()
+                               (existing.get(i) or {}).get("content_hash"), hashes[i])
+                    for i in changed
                 ])
         return [outcome[r.id] for r in records]
 
@@ -287,7 +289,13 @@ class ElasticEngine:
             index=self.alias, settings={"index": {"refresh_interval": None}}))
         self._refresh_paused = False
 
-    def _bulk_index(self, records: Sequence[Record], index: str, delete_units: Sequence[str] = ()) -> None:
+    def _bulk_index(
+        self, records: Sequence[Record], index: str, delete_units: Sequence[str] = (),
+        hashes: dict[str, str] | None = None,
+    ) -> None:
+        """Index `records` (and delete `delete_units`) on `index`; `hashes` are their content
+        hashes when the caller has them already."""
+
         def actions() -> Iterator[dict[str, Any]]:
             for unit_id in delete_units:
                 yield {"_op_type": "delete", "_index": index, "_id": unit_id}
@@ -299,7 +307,7 @@ class ElasticEngine:
                     source = unit_source(unit)
                     if unit.unit_id == record.id:
                         source["record"] = record.model_dump(mode="json")
-                        source["content_hash"] = record.content_hash()
+                        source["content_hash"] = hashes[record.id] if hashes else record.content_hash()
                         source["source_name"] = record.source.name if record.source else None
                         source["unit_ids"] = [u.unit_id for u in units]
                     yield {"_op_type": "index", "_index": index, "_id": unit.unit_id, "_source": source}
