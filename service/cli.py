@@ -110,7 +110,7 @@ def load(
                     typer.echo(f"duplicate {duplicate.describe()}", err=True)
             outcome = report.summary()
             if not dry_run:
-                outcome["predicted_charges"] = predict_missing_charges(service, report.ids, writer.actor)
+                outcome["predicted_charges"] = predict_missing_charges(service, report.uncharged, writer.actor)
             if sync:
                 outcome["sync_deleted"] = _sync(writer, sync, report.ids, yes and not dry_run)
     except TooManyRejections as exc:

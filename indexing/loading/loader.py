@@ -19,7 +19,7 @@ from indexing.records.enrich import with_inferred_forms
 from indexing.loading.field_map import FieldMap, FieldMapError
 from indexing.loading.flat import is_flat_row, unflatten
 from indexing.loading.readers import Rejection, Row, iter_rows
-from indexing.records.model import RecordError, parse_record
+from indexing.records.model import CaseDigest, RecordError, parse_record
 from indexing.loading.writes import Writer
 
 T = TypeVar("T")
@@ -46,6 +46,8 @@ class LoadReport:
     rejections: list[Rejection] = field(default_factory=list)
     duplicates: list[Duplicate] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)  # every id read successfully, with `keep_ids` (sync loads)
+    # Ids of the cases read without charges: their charges are predicted after the load.
+    uncharged: set[str] = field(default_factory=set)
 
     def summary(self) -> dict[str, int]:
         return {
@@ -244,6 +246,8 @@ def load_files(
                 first_line[item.id] = line
             if keep_ids:
                 report.ids.add(item.id)
+            if isinstance(item, CaseDigest) and not item.charges:
+                report.uncharged.add(item.id)
             if last.get(item.id, (number, line)) != (number, line):
                 # A later line of this id replaces it, unless that line is rejected: then the
                 # last good one is written at the end.

@@ -43,7 +43,7 @@ from indexing.records.model import parse_record
 from indexing.text.segmenter import Segmenter
 from indexing.engines.unit_pool import MIN_PARALLEL_BATCH, UnitPool
 from indexing.loading.writes import utc_now
-from indexing.engines.elastic.errors import EngineWriteRefused, translate
+from indexing.engines.elastic.errors import EngineWriteRefused, disk_full, translate
 from indexing.engines.elastic.facets import facet_bodies, facet_counts, facet_groups, total_hits
 from indexing.engines.elastic.index import latest_mapping, unit_source
 from indexing.engines.elastic.query import Compiler, bool_query, boost, decode_after, encode_after, filters_query
@@ -384,6 +384,8 @@ class ElasticEngine:
                     op = next(iter(item.values()))
                     if op.get("status") == 404 and next(iter(item)) == "delete":
                         continue  # deleting what is already gone is fine
+                    if (full := disk_full(op.get("error"), "the write")) is not None:
+                        raise full
                     if op.get("status") == 403:
                         raise EngineWriteRefused(
                             "Elasticsearch refused the write: the configured user lacks the privilege",

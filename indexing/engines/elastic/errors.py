@@ -11,7 +11,7 @@ from elasticsearch import (
     ConnectionTimeout,
 )
 
-from indexing.errors import CasedigestError, EngineUnavailable
+from indexing.errors import CasedigestError, EngineUnavailable, StorageFull
 
 
 class EngineWriteRefused(CasedigestError):
@@ -19,6 +19,23 @@ class EngineWriteRefused(CasedigestError):
 
     code = "engine_write_refused"
     status = 503
+
+
+# What Elasticsearch says of an index it has blocked because a node's disk passed the
+# flood-stage watermark (the block lifts itself once space is freed).
+_DISK_BLOCK_MARKS = ("read-only-allow-delete", "flood-stage")
+
+
+def disk_full(reason: object, action: str) -> StorageFull | None:
+    """`StorageFull` when an error reason is Elasticsearch's flood-stage write block."""
+    text = str(reason)
+    if not any(mark in text for mark in _DISK_BLOCK_MARKS):
+        return None
+    return StorageFull(
+        f"Elasticsearch refused {action}: a node's disk is past its flood-stage watermark and the index "
+        "is read-only; nothing more was written. Free disk space on the node (the block lifts itself) and retry",
+        {"engine": "elasticsearch", "reason": "flood_stage_watermark"},
+    )
 
 
 def translate(exc: Exception, action: str) -> CasedigestError:
@@ -38,6 +55,8 @@ def translate(exc: Exception, action: str) -> CasedigestError:
             f"Elasticsearch cannot be reached while {action}: {exc.__class__.__name__}",
             {"engine": "elasticsearch", "reason": "unreachable"},
         )
+    if isinstance(exc, ApiError) and (full := disk_full(exc.body or exc.message, action)) is not None:
+        return full
     if isinstance(exc, ApiError):
         return EngineUnavailable(
             f"Elasticsearch failed while {action}: HTTP {exc.meta.status} {exc.message}",
