@@ -183,12 +183,23 @@ Ranker = Callable[[str], list[str]]
 
 
 def product(service: SearchService) -> Ranker:
+    _model_ready(service)
     return lambda text: [h.id for h in service.similar(SimilarRequest(text=text[:20_000], size=DEPTH)).hits]
 
 
 def first_page(service: SearchService) -> Ranker:
     """The product as a user meets it (for latency): the API's default page of hits."""
+    _model_ready(service)
     return lambda text: [h.id for h in service.similar(SimilarRequest(text=text[:20_000])).hits]
+
+
+def _model_ready(service: SearchService) -> None:
+    """Wait for the index's charge model: a running service trains it once, in the background,
+    and answers with the vote alone until then; measuring before it is ready would measure
+    that start-up window, differently on each engine."""
+    started = time.perf_counter()
+    service.charge_predictor.ready()
+    progress(f"  charge model ready after {time.perf_counter() - started:.1f} s")
 
 
 def old_related(service: SearchService) -> Ranker:

@@ -379,7 +379,7 @@ class SearchService:
         """The charge model of this index, trained from its own cases when first asked."""
         from indexing.similar.charge_model import ChargePredictor
 
-        return ChargePredictor(self.engine.iter_records, self.engine.count_records, self.segmenter)  # type: ignore[attr-defined]
+        return ChargePredictor(self.engine.iter_records, self.engine.count_records, self.segmenter)
 
     def similar(self, request: "SimilarRequest") -> "SimilarResult":
         """Similar-case search (类案检索): pasted facts in, ranked similar cases with reasons out."""

@@ -68,6 +68,10 @@ class Engine(Protocol):
 
     def get_many(self, record_ids: Sequence[str]) -> dict[str, Record]: ...
 
+    def iter_records(self) -> Iterable[Record]:
+        """Every stored record, in id order (export, rebuilds, training the charge model)."""
+        ...
+
     def search(self, query: EngineQuery) -> EngineResult:
         """Match, filter, rank and page; facets as asked.
 

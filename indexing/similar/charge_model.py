@@ -89,7 +89,8 @@ class ChargeModel:
         matrix = hstack([words.fit_transform(cut), chars.fit_transform(texts)]).tocsr()
         rows = [i for i, charges in enumerate(labels) for c in charges if c in kept]
         targets = [c for charges in labels for c in charges if c in kept]
-        classifier = LinearSVC(C=C)
+        # a fixed seed: the same cases train the same model on either engine and in every run
+        classifier = LinearSVC(C=C, random_state=0)
         classifier.fit(matrix[rows], targets)
         return cls(words, chars, classifier, segmenter, len(texts))
 
