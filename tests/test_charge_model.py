@@ -140,3 +140,19 @@ def test_model_top3_on_held_out_real_cases(segmenter: Segmenter) -> None:
         recall += len(truth & top3) / len(truth)
     print(f"top-3 recall {recall / len(test):.3f} on {len(test)} held-out cases")
     assert recall / len(test) >= TOP3_FLOOR, recall / len(test)
+
+
+def test_predictor_keeps_its_model_through_small_changes(segmenter: Segmenter, tmp_path: Path) -> None:
+    engine = EmbeddedEngine(tmp_path / "charges.db", segmenter)
+    try:
+        cases = written_cases()
+        engine.upsert(cases[:-2])
+        predictor = ChargePredictor(engine.iter_records, engine.count_records, segmenter, check_seconds=0)
+        assert predictor.ready(timeout=120)
+        first = predictor._model
+        engine.upsert(cases[-2:])  # 2 more records on 118: under the retraining share
+        predictor.predict("被告人窃走现金")
+        assert predictor._training is None or not predictor._training.is_alive()
+        assert predictor._model is first
+    finally:
+        engine.close()

@@ -48,6 +48,10 @@ C = 0.5
 CHAR_NGRAMS = (2, 2)
 # Weight of the forms of the predicted charges against the candidates' vote on forms.
 FORMS_FROM_CHARGES_WEIGHT = 0.7
+# A trained model is kept until the index has grown or shrunk by more than this share of the
+# records it learnt from: training takes seconds of CPU per thousand cases in the serving
+# process, and a collection being loaded would otherwise be retrained at every check.
+RETRAIN_SHARE = 0.05
 
 
 def case_text(record: CaseDigest) -> str:
@@ -191,11 +195,20 @@ class ChargePredictor:
                 return
             self._checked_at = now
             signature = self._signature()
-            if signature == self._trained_for:
+            if not self._changed_enough(signature):
                 return
             self._training = threading.Thread(target=self._train, args=(signature,), daemon=True,
                                               name="charge-model-training")
             self._training.start()
+
+    def _changed_enough(self, signature: object) -> bool:
+        """Whether the index differs enough from what the model learnt from to train again."""
+        if self._model is None or self._trained_for is None:
+            return signature != self._trained_for
+        now, then = _size(signature), _size(self._trained_for)
+        if now is None or then is None:
+            return signature != self._trained_for
+        return abs(now - then) > max(1.0, RETRAIN_SHARE * then)
 
     def _train(self, signature: object) -> None:
         try:
@@ -203,3 +216,10 @@ class ChargePredictor:
         except Exception:  # a failed training keeps the old model and retries at the next check
             return
         self._model, self._trained_for = model, signature
+
+
+def _size(signature: object) -> int | None:
+    """The number of records a signature stands for (record counts per type), if it says."""
+    if isinstance(signature, dict) and all(isinstance(v, int) for v in signature.values()):
+        return sum(signature.values())
+    return signature if isinstance(signature, int) else None
