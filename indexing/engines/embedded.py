@@ -534,16 +534,15 @@ class EmbeddedEngine:
         return record_from_json(row[0]) if row else None
 
     def get_many(self, record_ids: Sequence[str]) -> dict[str, Record]:
-        found: dict[str, Record] = {}
+        return {record_id: record_from_json(text) for record_id, text in self._rows_of("id, json", record_ids)}
+
+    def _rows_of(self, columns: str, record_ids: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+        """`columns` of the stored records with these ids (each id once), asked 500 ids at a time."""
         ids = list(dict.fromkeys(record_ids))
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for record_id, text in self._db().execute(
-                f"SELECT id, json FROM records WHERE id IN ({marks})", chunk
-            ):
-                found[record_id] = record_from_json(text)
-        return found
+            yield from self._db().execute(f"SELECT {columns} FROM records WHERE id IN ({marks})", chunk)
 
     def iter_records(self, batch: int = 1000) -> Iterable[Record]:
         """Every stored record in id order (for export and rebuilds)."""
@@ -600,18 +599,11 @@ class EmbeddedEngine:
     def _labels(self, record_ids: Sequence[str]) -> dict[str, RecordLabels]:
         """The labels of stored records, read inside SQLite: no record is parsed or validated."""
         found: dict[str, RecordLabels] = {}
-        ids = list(dict.fromkeys(record_ids))
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db().execute(
-                "SELECT id, doc_type, json_extract(json, '$.charges', '$.crime_forms', '$.legal_basis')"
-                f" FROM records WHERE id IN ({marks})", chunk,
-            )
-            for record_id, doc_type, extracted in rows:
-                charges, forms, basis = json.loads(extracted)
-                found[record_id] = RecordLabels.from_stored(
-                    {"doc_type": doc_type, "charges": charges, "crime_forms": forms, "legal_basis": basis})
+        columns = "id, doc_type, json_extract(json, '$.charges', '$.crime_forms', '$.legal_basis')"
+        for record_id, doc_type, extracted in self._rows_of(columns, record_ids):
+            charges, forms, basis = json.loads(extracted)
+            found[record_id] = RecordLabels.from_stored(
+                {"doc_type": doc_type, "charges": charges, "crime_forms": forms, "legal_basis": basis})
         return found
 
     def _facets(
@@ -652,13 +644,7 @@ class EmbeddedEngine:
         )
 
     def content_hashes(self, record_ids: Sequence[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        ids = list(dict.fromkeys(record_ids))
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(self._db().execute(f"SELECT id, content_hash FROM records WHERE id IN ({marks})", chunk))
-        return found
+        return dict(self._rows_of("id, content_hash", record_ids))
 
     def source_record_ids(self, source_name: str) -> set[str]:
         rows = self._db().execute("SELECT id FROM records WHERE source_name = ?", (source_name,))
