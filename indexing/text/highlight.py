@@ -201,8 +201,3 @@ def _word_around(segmenter: Segmenter, folded: str, position: int, edge: int) ->
         if run_start + span[0] < position < run_start + span[1]:
             return run_start + span[edge]
     return position
-    run_start, run_end = _run(folded, position)
-    for s, e in _word_spans(segmenter, folded[run_start:run_end]):
-        if run_start + s < position < run_start + e:
-            return run_start + e
-    return position
