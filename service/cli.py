@@ -21,7 +21,7 @@ from indexing.errors import CasedigestError
 from indexing.loading.export import export_chunks
 from indexing.loading.field_map import FieldMap, FieldMapError
 from indexing.loading.loader import Rejection, TooManyRejections, load_files
-from indexing.similar.charge_fill import predict_missing_charges
+from indexing.similar.charge_fill import TRAINING_WAIT_SECONDS, needs_prediction, predict_missing_charges
 from indexing.core.models import SearchRequest
 from indexing.similar.models import SimilarRequest
 from indexing.core.search import SearchService
@@ -379,6 +379,29 @@ def export(
                         out.write(chunk)
     except CasedigestError as exc:
         _fail(exc.message)
+
+
+@app.command("predict-charges")
+def predict_charges() -> None:
+    """Predict the charges of every case stored without charges and without a prediction yet.
+
+    `casedigest load` does this for the cases it loads; this catches the rest (cases written over
+    HTTP before the charge model was ready, or by a process that stopped before filling them).
+    """
+    try:
+        with _search_service(get_settings()) as service:
+            waiting = {r.id for r in service.engine.iter_records() if needs_prediction(r)}
+            if waiting and not service.charge_predictor.ready(TRAINING_WAIT_SECONDS):
+                _fail("no charge model: the index holds too few cases with charges to learn from")
+                return
+            filled = predict_missing_charges(service, waiting, _actor())
+            finish = getattr(service.engine, "finish_writes", None)
+            if callable(finish):
+                finish()
+    except CasedigestError as exc:
+        _fail(exc.message)
+        return
+    typer.echo(json.dumps({"without_charges": len(waiting), "predicted_charges": filled}))
 
 
 @app.command()

@@ -15,6 +15,7 @@ from indexing.errors import CasedigestError, EngineUnavailable
 from indexing.core.search import SearchService
 from indexing.text.segmenter import Segmenter
 from service.settings import Settings
+from service.charge_filling import ChargeFiller
 from service.write_path import WritePath
 
 if TYPE_CHECKING:
@@ -81,6 +82,10 @@ class AppState:
     engine_error: CasedigestError | None = None
     last_attempt: float = 0.0
     writes: WritePath = field(default_factory=WritePath)
+    charge_filler: ChargeFiller = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.charge_filler = ChargeFiller(self.writes)
 
     @classmethod
     def start(cls, settings: Settings) -> "AppState":
@@ -109,6 +114,7 @@ class AppState:
         return self.search
 
     def close(self) -> None:
+        self.charge_filler.close()
         self.writes.close()  # the write in progress ends first
         if self.search is not None:
             self.search.engine.close()
@@ -142,7 +148,12 @@ async def get_write_path(request: Request) -> WritePath:
     return get_state(request).writes
 
 
+async def get_charge_filler(request: Request) -> ChargeFiller:
+    return get_state(request).charge_filler
+
+
 Search = Annotated[SearchService, Depends(get_search)]
 WriteSearch = Annotated[SearchService, Depends(get_write_search)]
 Writes = Annotated[WritePath, Depends(get_write_path)]
+Filler = Annotated[ChargeFiller, Depends(get_charge_filler)]
 State = Annotated[AppState, Depends(get_state)]

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, ParamSpec, TypeVar
 
+from indexing.engines.base import Engine
 from indexing.engines.disk import is_disk_full, storage_full
 from indexing.errors import EngineUnavailable
 
@@ -101,3 +102,14 @@ class WritePath:
     def close(self) -> None:
         """Wait for the write in progress (if any) and stop the thread."""
         self._executor.shutdown(wait=True)
+
+
+def finish_writes(engine: Engine) -> None:
+    """Release what a burst of writes holds, as the loader does after a load.
+
+    The embedded engine keeps its index writer (and the index lock) until told; releasing it
+    after each request lets a `casedigest load` run beside the service.
+    """
+    finish = getattr(engine, "finish_writes", None)
+    if callable(finish):
+        finish()

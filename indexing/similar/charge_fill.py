@@ -56,7 +56,7 @@ def predict_missing_charges(service: "SearchService", record_ids: Iterable[str],
     waiting: list[CaseDigest] = []
     for start in range(0, len(ids), BATCH):
         found = service.engine.get_many(ids[start : start + BATCH])
-        waiting += [r for r in found.values() if _needs_prediction(r)]
+        waiting += [r for r in found.values() if needs_prediction(r)]
     if not waiting or not service.charge_predictor.ready(TRAINING_WAIT_SECONDS):
         return 0
     writer = Writer(service.engine, actor)
@@ -72,5 +72,6 @@ def predict_missing_charges(service: "SearchService", record_ids: Iterable[str],
     return filled
 
 
-def _needs_prediction(record: Record) -> bool:
+def needs_prediction(record: Record) -> bool:
+    """Whether a record is a case with neither charges nor predicted ones."""
     return isinstance(record, CaseDigest) and not record.charges and not record.predicted_charges

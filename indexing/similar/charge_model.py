@@ -186,6 +186,12 @@ class ChargePredictor:
             thread.join(timeout)
         return self._model is not None
 
+    @property
+    def training(self) -> bool:
+        """Whether a model is being trained now."""
+        thread = self._training
+        return thread is not None and thread.is_alive()
+
     def _refresh(self) -> None:
         now = time.monotonic()
         if now - self._checked_at < self._check_seconds:

@@ -26,11 +26,14 @@ from indexing.records.enrich import with_inferred_forms
 from indexing.errors import BadRequest, CasedigestError, NotFound
 from indexing.loading.loader import record_from_row
 from indexing.loading.readers import Rejection, jsonl_line
-from indexing.records.model import RecordError, parse_record
+from indexing.records.model import CaseDigest, RecordError, parse_record
 from indexing.loading.writes import Writer
 from service.auth import Admin, Librarian
 from service.routes.records import RecordId
-from service.state import Search, Writes, WriteSearch
+from indexing.core.search import SearchService
+from service.charge_filling import ChargeFiller
+from service.state import Filler, Search, Writes, WriteSearch
+from service.write_path import finish_writes
 
 router = APIRouter(prefix="/v1", tags=["writes"])
 
@@ -110,17 +113,6 @@ async def json_body(request: Request) -> Any:
         raise BadRequest(f"(body): {reason}", {"field": "(body)", "reason": reason}) from None
 
 
-def finish_writes(engine: Engine) -> None:
-    """Release what a burst of writes holds, as the loader does after a load.
-
-    The embedded engine keeps its index writer (and the index lock) until told; releasing it
-    after each request lets a `casedigest load` run beside the service.
-    """
-    finish = getattr(engine, "finish_writes", None)
-    if callable(finish):
-        finish()
-
-
 def _upsert_one(engine: Engine, actor: str, record: Record) -> Outcome:
     try:
         return Writer(engine, actor).upsert([record])[0]
@@ -135,8 +127,11 @@ def _delete_one(engine: Engine, actor: str, record_id: str) -> int:
         finish_writes(engine)
 
 
-async def _write(writes: Writes, engine: Engine, actor: str, record: Record, response: Response) -> WriteResult:
-    outcome = await writes.write(_upsert_one, engine, actor, record)
+async def _write(writes: Writes, filler: ChargeFiller, service: SearchService, actor: str, record: Record,
+                 response: Response) -> WriteResult:
+    outcome = await writes.write(_upsert_one, service.engine, actor, record)
+    if isinstance(record, CaseDigest) and not record.charges and outcome != "unchanged":
+        await filler.after_write(service, [record.id], actor)
     response.status_code = 201 if outcome == "inserted" else 200
     return WriteResult(id=record.id, outcome=outcome)
 
@@ -148,10 +143,10 @@ async def _write(writes: Writes, engine: Engine, actor: str, record: Record, res
     responses={200: {"description": "已有此编号：updated 或 unchanged", "model": WriteResult}},
 )
 async def create_case(
-    request: Request, key: Librarian, service: WriteSearch, writes: Writes, response: Response
+    request: Request, key: Librarian, service: WriteSearch, writes: Writes, filler: Filler, response: Response
 ) -> WriteResult:
     record = record_from(await json_body(request))
-    return await _write(writes, service.engine, key.name, record, response)
+    return await _write(writes, filler, service, key.name, record, response)
 
 
 @router.put(
@@ -160,7 +155,8 @@ async def create_case(
     responses={201: {"description": "新增", "model": WriteResult}},
 )
 async def put_case(
-    record_id: RecordId, request: Request, key: Librarian, service: WriteSearch, writes: Writes, response: Response
+    record_id: RecordId, request: Request, key: Librarian, service: WriteSearch, writes: Writes, filler: Filler,
+    response: Response,
 ) -> WriteResult:
     data = await json_body(request)
     if isinstance(data, dict):
@@ -168,7 +164,7 @@ async def put_case(
             reason = f"is {data['id']!r} but the path names {record_id!r}"
             raise BadRequest(f"id: {reason}", {"field": "id", "reason": reason})
         data = {**data, "id": record_id}
-    return await _write(writes, service.engine, key.name, record_from(data), response)
+    return await _write(writes, filler, service, key.name, record_from(data), response)
 
 
 @router.delete("/cases/{record_id}", response_model=DeleteResult, summary="删除一条记录")
@@ -226,6 +222,8 @@ class BulkLoad:
     )
     first_line: dict[str, int] = field(default_factory=dict)
     written_through: int = 0
+    # cases written without charges: their charges are predicted after the load
+    uncharged: set[str] = field(default_factory=set)
 
     def _emit(self, line: int, record_id: str | None, status: str, field: str | None = None,
               reason: str | None = None) -> None:
@@ -246,6 +244,7 @@ class BulkLoad:
         last = {item.id: n for n, item in parsed if not isinstance(item, Rejection)}
         records = [item for n, item in parsed if not isinstance(item, Rejection) and last[item.id] == n]
         outcomes = iter(self.writer.upsert(records) if records else [])
+        self.uncharged.update(r.id for r in records if isinstance(r, CaseDigest) and not r.charges)
         for number, item in parsed:
             self.counts["read"] += 1
             if isinstance(item, Rejection):
@@ -291,7 +290,9 @@ class BulkLoad:
 
 @router.post("/cases/bulk", response_class=StreamingResponse, openapi_extra=BULK_BODY,
              summary="批量写入（NDJSON，每行一条；逐行返回结果并附汇总）")
-async def bulk(request: Request, key: Librarian, service: WriteSearch, writes: Writes) -> StreamingResponse:
+async def bulk(
+    request: Request, key: Librarian, service: WriteSearch, writes: Writes, filler: Filler
+) -> StreamingResponse:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in BULK_MEDIA_TYPES:
         raise UnsupportedMediaType(
@@ -322,6 +323,8 @@ async def bulk(request: Request, key: Librarian, service: WriteSearch, writes: W
         raise
     finally:
         await writes.write(finish_writes, service.engine)
+    if predicted := await filler.after_write(service, load.uncharged, key.name):
+        load.counts["predicted_charges"] = predicted
     return StreamingResponse(load.stream(), media_type="application/x-ndjson")
 
 
