@@ -33,6 +33,9 @@ from service.settings import Settings, get_settings
 from service.similar_report import USES, Report, compose_report
 from service.state import open_engine
 
+# How long the server waits for a worker process to answer its ping before replacing it.
+WORKER_HEALTHCHECK_SECONDS = 60
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="有组织犯罪案例摘要检索服务 casedigest")
 register_admin(app)  # keys and audit
 
@@ -71,6 +74,10 @@ def serve(
         workers=workers or settings.workers, log_level="info",
         # h11 explicitly: its head-size limit is the one the README documents (httptools has its own)
         http="h11", h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
+        # A worker loads its dictionaries at start-up while the native cutter holds the
+        # interpreter lock; on a busy machine uvicorn's 5 s ping then went unanswered and the
+        # worker was killed and restarted, again and again.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
 
 
