@@ -11,7 +11,7 @@ from conftest import cail_records
 from indexing.engines.embedded import EmbeddedEngine
 from indexing.records.crime_form_inference import normalize_charge
 from indexing.records.model import CaseDigest
-from indexing.similar.charge_model import ChargeModel, ChargePredictor, blend, forms_of_charges
+from indexing.similar.charge_model import ChargeModel, ChargePredictor, blend, forms_of_charges, training_sample
 from indexing.similar.charge_vote import Prediction
 from indexing.text.segmenter import Segmenter
 
@@ -156,3 +156,17 @@ def test_predictor_keeps_its_model_through_small_changes(segmenter: Segmenter, t
         assert predictor._model is first
     finally:
         engine.close()
+
+
+def test_a_large_index_trains_on_a_deterministic_sample_that_keeps_rare_charges() -> None:
+    common = [CaseDigest(id=f"c-{i}", title="案", summary="事实", charges=[f"罪{i % 4}"]) for i in range(4_000)]
+    rare = [CaseDigest(id=f"r-{i}", title="案", summary="事实", charges=["罕见罪"]) for i in range(12)]
+    uncharged = [CaseDigest(id=f"u-{i}", title="案", summary="事实") for i in range(50)]
+    records = [*common, *rare, *uncharged]
+    sample = [r.id for r in training_sample(records, len(records), most=400)]
+    assert sample == [r.id for r in training_sample(records, len(records), most=400)]  # the same every time
+    assert 300 <= len(sample) <= 700, len(sample)
+    assert {f"r-{i}" for i in range(12)} <= set(sample)  # a rare charge keeps all its cases
+    assert not any(id.startswith("u-") for id in sample)
+    # An index within the limit trains on every charged case.
+    assert len(list(training_sample(records, len(records), most=10_000))) == 4_012
