@@ -23,6 +23,11 @@ log = logging.getLogger("casedigest")
 
 # How often a deferred fill asks whether the model has been trained.
 POLL_SECONDS = 1.0
+# At most this many cases are filled before the answer (a few seconds); a larger bulk load is
+# answered at once and filled afterwards.
+FILL_BEFORE_ANSWER = 1_000
+# Cases filled per turn on the write path, so other writes are not held up behind a long fill.
+FILL_BATCH = 500
 
 
 class ChargeFiller:
@@ -34,12 +39,12 @@ class ChargeFiller:
 
     async def after_write(self, service: SearchService, record_ids: Iterable[str], actor: str) -> int | None:
         """How many of the cases `record_ids` got predicted charges now; None when filled later."""
-        ids = set(record_ids)
+        ids = sorted(set(record_ids))
         if not ids:
             return 0
-        if await self.writes.call(service.charge_predictor.ready, 0):
+        if len(ids) <= FILL_BEFORE_ANSWER and await self.writes.call(service.charge_predictor.ready, 0):
             try:
-                return await self.writes.write(_fill, service, ids, actor)
+                return await self._fill(service, ids, actor)
             except CasedigestError as exc:  # the cases are stored; their prediction can wait
                 log.warning("predicted charges not written: %s", exc.message)
                 return None
@@ -48,18 +53,24 @@ class ChargeFiller:
         task.add_done_callback(self._pending.discard)
         return None
 
-    async def _fill_when_ready(self, service: SearchService, ids: set[str], actor: str) -> None:
+    async def _fill_when_ready(self, service: SearchService, ids: list[str], actor: str) -> None:
         predictor = service.charge_predictor
         while not await self.writes.call(predictor.ready, 0):
             if not predictor.training:  # nothing to learn from yet: `casedigest predict-charges` later
                 return
             await asyncio.sleep(POLL_SECONDS)
         try:
-            filled = await self.writes.write(_fill, service, ids, actor)
+            filled = await self._fill(service, ids, actor)
         except CasedigestError as exc:
             log.warning("predicted charges not written: %s", exc.message)
             return
         log.info("predicted the charges of %d cases written without them", filled)
+
+    async def _fill(self, service: SearchService, ids: list[str], actor: str) -> int:
+        filled = 0
+        for start in range(0, len(ids), FILL_BATCH):
+            filled += await self.writes.write(_fill, service, ids[start : start + FILL_BATCH], actor)
+        return filled
 
     def close(self) -> None:
         """Drop the fills still waiting for a model (the process is stopping)."""
@@ -67,7 +78,7 @@ class ChargeFiller:
             task.cancel()
 
 
-def _fill(service: SearchService, ids: set[str], actor: str) -> int:
+def _fill(service: SearchService, ids: list[str], actor: str) -> int:
     try:
         return predict_missing_charges(service, ids, actor)
     finally:
