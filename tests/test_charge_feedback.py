@@ -7,7 +7,7 @@ from typing import Iterator
 import pytest
 
 from conftest import case, discard, engine_settings
-from indexing.core.feedback import HEAD, rerank
+from indexing.core.feedback import HEAD, head_vote, rerank
 from indexing.core.models import SearchRequest
 from indexing.core.search import SearchService
 from indexing.query.model import EngineQuery, Term
@@ -42,12 +42,28 @@ def test_rerank_moves_up_what_the_head_votes_for() -> None:
     assert rerank([(3.0, []), (2.0, [])]) == [0, 1]  # nothing to vote on: the engine's order
 
 
+def test_a_near_tie_is_voted_by_the_whole_head_not_by_who_came_first() -> None:
+    # Nearly equal scores: three records of one charge happen to come first, six of another follow
+    # (a vote fading by rank would side with the first three).
+    scored = [*[(10.0 - i / 100, ["寻衅滋事"]) for i in range(3)], *[(9.9 - i / 100, ["故意伤害"]) for i in range(6)]]
+    predicted = head_vote(scored)
+    assert predicted[0].value == "故意伤害" and predicted[0].confidence > 0.6
+    assert sum(p.confidence for p in predicted) == pytest.approx(1.0, abs=1e-3)
+    assert rerank(scored)[:6] == list(range(3, 9))
+
+
+def test_records_far_below_the_best_score_hardly_vote() -> None:
+    scored = [(10.0, ["故意伤害"]), (9.5, ["故意伤害"]), *[(3.0, ["寻衅滋事"])] * 6]
+    assert head_vote(scored)[0].value == "故意伤害"
+    assert head_vote([(0.0, ["盗窃"])]) == []  # no score, no vote
+
+
 def test_first_page_follows_the_vote_not_the_raw_score(service: SearchService) -> None:
     raw = service.engine.search(EngineQuery(match=Term("殴打"), size=10))
     assert raw.hits[0].record_id == "fb-0"  # what the order would be without feedback
     hits = service.search(SearchRequest(q="殴打", size=10)).hits
     assert hits[0].id.startswith("fb-") and hits[0].charges == ["故意伤害"]
-    assert [h.id for h in hits].index("fb-0") > 5
+    assert "fb-0" not in [h.id for h in hits][:6]  # below the six (here below the page, too)
 
 
 @pytest.mark.parametrize("size", [7, 30, 100])

@@ -7,6 +7,7 @@ import pytest
 from indexing.errors import BadRequest, InvalidCursor, NotFound, QuerySyntaxError
 from indexing.core.models import SearchRequest
 from indexing.core.search import SearchService
+from indexing.text.segmenter import Segmenter
 
 
 def ids(service: SearchService, **kw: object) -> list[str]:
@@ -217,6 +218,40 @@ def test_graceful_and_falls_back_to_partial_matches(sample_service: SearchServic
     assert {h.id for h in strict.hits} <= {"t-drugs-1", "t-drugs-2", "t-tw-1"}
     full = sample_service.search(SearchRequest(q="海洛因 云南"))
     assert full.match == "all" and [h.id for h in full.hits] == ["t-drugs-2"]
+
+
+def test_relaxations_go_from_most_of_the_words_to_any_of_them(segmenter: Segmenter) -> None:
+    from indexing.query.model import AtLeast, Not, Term
+    from indexing.query.parser import parse_query
+    from indexing.query.rewrite import relaxations
+
+    rungs = relaxations(parse_query("甲基苯丙胺 台北 文物 -云南", segmenter).node)
+    minimums = [next(c for c in r.clauses if isinstance(c, AtLeast)).minimum for r in rungs]  # type: ignore[union-attr]
+    assert minimums == [2, 1]
+    assert all(any(isinstance(c, Not) for c in r.clauses) for r in rungs)  # type: ignore[union-attr]
+    two = relaxations(parse_query("海洛因 云南", segmenter).node)
+    assert two == [AtLeast((Term("海洛因"), Term("云南")), 1)]  # half of two words is one: a single rung
+    assert relaxations(parse_query("海洛因", segmenter).node) == []
+
+
+def test_graceful_and_offers_any_word_when_most_words_find_too_little(sample_service: SearchService) -> None:
+    # No sample record holds two of these three words; each holds one of them.
+    q = "甲基苯丙胺 台北 文物"
+    result = sample_service.search(SearchRequest(q=q, expand=False, size=50))
+    assert result.match == "partial" and result.complete_total == 0
+    assert {"t-drugs-1", "t-tw-1", "t-relics-1"} <= {h.id for h in result.hits}
+    # later pages continue the same partial list, and export lists the same records
+    first = sample_service.search(SearchRequest(q=q, expand=False, size=1))
+    seen = [h.id for h in first.hits]
+    cursor = first.next_cursor
+    while cursor:
+        page = sample_service.search(SearchRequest(q=q, expand=False, size=1, cursor=cursor))
+        assert page.match == "partial"
+        seen += [h.id for h in page.hits]
+        cursor = page.next_cursor
+    assert seen == [h.id for h in result.hits]
+    exported = {r.id for r in sample_service.matching_records(SearchRequest(q=q, expand=False))}
+    assert exported == set(seen)
 
 
 def test_explain_names_words_synonyms_and_fields(sample_service: SearchService) -> None:

@@ -27,13 +27,14 @@ from indexing.query.model import (
     FacetRequest,
     Filters,
     MatchAll,
+    Node,
     Phrase,
     match_share,
     phrase_texts,
     query_words,
 )
 from indexing.query.parser import is_long_plain_text, parse_query
-from indexing.query.rewrite import Rewriter, relax
+from indexing.query.rewrite import Rewriter, relaxations
 from indexing.query.ranking import MIN_STRICT_RESULTS, PHRASE_BOOST
 from indexing.text.segmenter import Segmenter
 from indexing.core.models import (
@@ -125,16 +126,21 @@ class SearchService:
         )
         match_kind: Literal["all", "partial"] = position.match if position else "all"
         head_at = _head_position(sort, offset, position) if self.charge_feedback else None
-        relaxed = relax(node) if request.partial else None
-        if match_kind == "partial" and relaxed is not None:
-            result = self._page(replace(engine_query, match=fallbacks_where_cheap(relaxed, dfs)), head_at)
+        rungs = relaxations(node) if request.partial else []
+        partial: Node | None = None
+        if match_kind == "partial" and rungs:
+            # a later page of partial matches: the same partial match the first page chose
+            strict_total = self._count(engine_query)
+            partial = self._partial_match(rungs, engine_query, dfs, strict_total)
+        if partial is not None:
+            result = self._page(replace(engine_query, match=partial), head_at)
         else:
             result = self._page(engine_query, head_at)
-            if result.total < MIN_STRICT_RESULTS and relaxed is not None and position is None:
+            if result.total < MIN_STRICT_RESULTS and rungs and position is None:
                 # Graceful AND: too few records hold every word; offer the best partial matches.
-                partial = self._page(replace(engine_query, match=fallbacks_where_cheap(relaxed, dfs)), head_at)
-                if partial.total > result.total:
-                    result, match_kind = partial, "partial"
+                partial = self._partial_match(rungs, engine_query, dfs, result.total)
+                if partial is not None:
+                    result, match_kind = self._page(replace(engine_query, match=partial), head_at), "partial"
         explained = explain_words(parsed.node, expansions) if request.explain else None
         hits = self._dress(result.hits, highlight_needles(node), explained)
         complete_total = None
@@ -176,6 +182,29 @@ class SearchService:
             hits += rest.hits
             next_after = rest.next_after
         return EngineResult(total=head.total, hits=hits, facets=head.facets, next_after=next_after)
+
+    def _count(self, query: EngineQuery) -> int:
+        """How many records a query matches (no page, no facets)."""
+        return self.engine.search(
+            replace(query, offset=0, size=1, after=None, facets=(), boosts=(), with_records=False, with_labels=False)
+        ).total
+
+    def _partial_match(self, rungs: list[Node], query: EngineQuery, dfs: DocFreqs, strict_total: int) -> Node | None:
+        """The partial match a search falls back to (None: no rung finds more than `strict_total`).
+
+        The first rung (`rewrite.relaxations`, strictest first) that finds a page's worth
+        (`MIN_STRICT_RESULTS`), else the one that finds the most. Decided by counts alone, so a
+        later page and an export decide it the same way as the first page did.
+        """
+        chosen, best = None, strict_total
+        for rung in rungs:
+            match = fallbacks_where_cheap(rung, dfs)
+            total = self._count(replace(query, match=match))
+            if total > best:
+                chosen, best = match, total
+            if best >= MIN_STRICT_RESULTS:
+                break
+        return chosen
 
     def cursors(self) -> CursorCodec:
         """The signer of this installation's cursors (its secret is read once, then kept)."""
@@ -243,14 +272,13 @@ class SearchService:
         node = self.rewriter.expand(parsed.node)[0] if request.expand else parsed.node
         dfs = self._doc_freqs(query_words(node), query_chars(node))
         match = fallbacks_where_cheap(node, dfs)
-        relaxed = relax(node) if request.partial else None
-        if relaxed is not None:
+        rungs = relaxations(node) if request.partial else []
+        if rungs:
             # the same records the search page lists: partial matches when too few hold every word
-            strict = self.engine.search(EngineQuery(match=match, filters=filters, size=1)).total
-            if strict < MIN_STRICT_RESULTS:
-                partial = fallbacks_where_cheap(relaxed, dfs)
-                if self.engine.search(EngineQuery(match=partial, filters=filters, size=1)).total > strict:
-                    match = partial
+            strict = EngineQuery(match=match, filters=filters, size=1)
+            strict_total = self._count(strict)
+            if strict_total < MIN_STRICT_RESULTS:
+                match = self._partial_match(rungs, strict, dfs, strict_total) or match
 
         def generate() -> Iterator[Record]:
             after: str | None = None

@@ -6,7 +6,7 @@
 - **Charge-aware**: a query word that is a PRC charge name (`data/charges.txt`) also matches
   records carrying that charge, boosted.
 - **Graceful AND**: when requiring every word finds too little, the best partial matches are
-  offered instead (`relax`), and the response says so.
+  offered instead (`relaxations`: most of the words, then any of them), and the response says so.
 
 All weights live in `ranking.py` so both engines rank alike.
 """
@@ -125,11 +125,11 @@ class Rewriter:
         return Words("".join(Segmenter.chars(folded)), tuple(words), scope)
 
 
-def relax(node: Node) -> Node | None:
+def relax(node: Node, minimum_share: float = ranking.PARTIAL_MINIMUM_SHARE) -> Node | None:
     """Best partial matches for a query of several words; None when there is nothing to relax.
 
-    Every positive word becomes optional, with a minimum share of them required
-    (`ranking.PARTIAL_MINIMUM_SHARE`); excluded words stay excluded.
+    Every positive word becomes optional, with `minimum_share` of them required (rounded up,
+    at least one); excluded words stay excluded.
     """
     clauses = node.clauses if isinstance(node, And) else (node,)
     positive: list[Node] = []
@@ -143,6 +143,22 @@ def relax(node: Node) -> Node | None:
             positive.append(clause)
     if len(positive) < 2 or any(isinstance(c, Phrase) for c in positive) and len(positive) == 1:
         return None
-    minimum = max(1, math.ceil(len(positive) * ranking.PARTIAL_MINIMUM_SHARE))
+    minimum = max(1, math.ceil(len(positive) * minimum_share))
     partial: Node = AtLeast(tuple(positive), minimum)
     return And((partial, *negative)) if negative else partial
+
+
+def relaxations(node: Node) -> list[Node]:
+    """The partial-match queries to try in turn, strictest first (empty: nothing to relax).
+
+    First `ranking.PARTIAL_MINIMUM_SHARE` of the words, then any one of them: when even the
+    first finds less than a page (a narrow filter, a rare pairing of words), records holding
+    one of the words are better than an empty page. Each finds a superset of the one before,
+    and the engine's score still ranks the records holding more of the words first.
+    """
+    rungs: list[Node] = []
+    for share in (ranking.PARTIAL_MINIMUM_SHARE, 0.0):
+        relaxed = relax(node, share)
+        if relaxed is not None and relaxed not in rungs:
+            rungs.append(relaxed)
+    return rungs
