@@ -234,6 +234,17 @@ def test_post_search_years_are_bounded_like_get(client: TestClient, body: dict) 
         assert response.status_code == 400 and error_code(response) == "invalid_parameter", response.text
 
 
+@pytest.mark.parametrize("field,value", [("explain", 0), ("size", "3"), ("expand", "false"), ("country", "CN")])
+def test_post_bodies_are_typed_strictly(client: TestClient, field: str, value: object) -> None:
+    # found by the fuzz suite: `{"explain": 0}` was coerced to false and answered 200
+    for path in ("/v1/search", "/v1/similar"):
+        if path == "/v1/similar" and field == "expand":
+            continue
+        body = {"q": "毒品"} if path == "/v1/search" else {"text": DRUG_FACTS}
+        response = client.post(path, json={**body, field: value})
+        assert response.status_code == 400 and error_code(response) == "invalid_parameter", response.text
+
+
 def test_long_get_search_answers_similar(client: TestClient) -> None:
     response = client.get("/v1/search", params={"q": DRUG_FACTS * 12})
     assert response.status_code == 200 and response.json()["match"] == "similar"

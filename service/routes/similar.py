@@ -42,7 +42,9 @@ async def read_body(request: Request, model: type[Model]) -> Model:
     if not isinstance(data, dict):
         raise BadRequest("(body): not a JSON object", {"field": "(body)"})
     try:
-        return model.model_validate(data)
+        # strict: JSON has types of its own, so `"explain": 0` or `"size": "10"` is a mistake to
+        # report, not a value to coerce (query strings are text and are converted as usual)
+        return model.model_validate(data, strict=True)
     except ValidationError as exc:
         # the one handler words it like any other invalid parameter
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
