@@ -141,8 +141,55 @@ def test_harbouring_is_not_obstruction_of_justice_under_untoc_article_23() -> No
     for charge in ("窝藏、包庇", "窝藏", "包庇罪"):
         assert forms_for_charge(charge) == [], charge
     assert forms_for_charge("妨害作证") == ["obstruction_of_justice"]
-    assert forms_for_charge("包庇毒品犯罪分子") == ["drugs", "obstruction_of_justice"]
+    # harbouring that has a form of its own keeps that form only
+    assert forms_for_charge("包庇毒品犯罪分子") == ["drugs"]
     assert infer_from_text("明知是犯罪的人而为其提供住处和钱财，帮助其逃匿。") == []
+    # 包庇 by a false account to the police is the harbourer's own lie, not art. 23
+    assert infer_from_text("被告人应肇事者的要求代为顶替，对交警作假证明，谎称自己是驾驶人。") == []
+
+
+@pytest.mark.parametrize(
+    ("charge", "forms"),
+    [
+        # art. 23(a): testimony and evidence
+        ("妨害作证", ["obstruction_of_justice"]),
+        ("帮助毁灭、伪造证据", ["obstruction_of_justice"]),
+        ("打击报复证人", ["obstruction_of_justice"]),
+        # art. 23(b): force against justice officials
+        ("扰乱法庭秩序", ["obstruction_of_justice"]),
+        ("劫夺被押解人员", ["obstruction_of_justice"]),
+        ("暴动越狱", ["obstruction_of_justice"]),
+        # the rest of the PRC chapter: no force or advantage against a witness, evidence or official
+        ("伪证", []),
+        ("虚假诉讼", []),
+        ("脱逃", []),
+        ("组织越狱", []),
+        ("破坏监管秩序", []),
+        ("拒不执行判决、裁定", []),
+        ("拒不执行判决", []),
+        ("非法处置查封、扣押、冻结的财产", []),
+        ("帮助犯罪分子逃避处罚", ["corruption"]),
+        ("徇私枉法", ["corruption"]),
+    ],
+)
+def test_obstruction_of_justice_is_untoc_article_23_conduct(charge: str, forms: list[str]) -> None:
+    assert forms_for_charge(charge) == forms
+
+
+@pytest.mark.parametrize(
+    ("fact", "is_obstruction"),
+    [
+        ("被告人指使证人李某改变证言，称当晚未见到打斗。", True),
+        ("被告人以暴力威胁阻止证人出庭作证。", True),
+        ("被告人帮助其弟销毁作案时所穿衣物等证据。", True),
+        ("被告人在法庭上殴打审判人员。", True),
+        ("被告人在服刑期间趁外出劳动之机逃跑。", False),
+        ("被告人有能力执行而拒不执行法院判决。", False),
+        ("被告人在庭审中作虚假陈述。", False),
+    ],
+)
+def test_obstruction_cues_follow_article_23(fact: str, is_obstruction: bool) -> None:
+    assert ("obstruction_of_justice" in infer_from_text(fact)) is is_obstruction
 
 
 @pytest.mark.parametrize(
@@ -157,6 +204,14 @@ def test_harbouring_is_not_obstruction_of_justice_under_untoc_article_23() -> No
         (["走私普通货物、物品"], "被告人通过快递从境外购入化妆品，未申报入境。", []),
         (["盗窃"], "被告人盗窃某寺内清代石雕佛像一尊，经鉴定为三级文物。", ["cultural_property"]),
         (["抢劫"], "被告人持刀抢劫被害人手机一部。", []),
+        # impersonating the police in person is 招摇撞骗-like conduct, not telecom fraud
+        (["诈骗"], "被告人身穿警服冒充民警，在集市上以罚款为由当面骗取摊主现金。", []),
+        (["诈骗"], "被告人通过电话冒充公安局民警，称被害人涉嫌洗钱，骗取其转账。", ["cybercrime"]),
+        # a channel named in passing is not the means of the deception
+        (["诈骗"], "被告人以查找被害人QQ聊天记录为由，当面骗取其笔记本电脑一台。", []),
+        # a copied brand under 伪劣产品 is trademark counterfeiting (TRIPS art. 61); quality fraud is not
+        (["生产、销售伪劣产品"], "被告人向他人出售假冒中华等品牌卷烟，价值五十万元。", ["counterfeiting"]),
+        (["生产、销售伪劣产品"], "被告人在化肥中掺杂掺假，以次充好销售给农户。", []),
     ],
 )
 def test_charges_read_in_the_context_of_the_facts(charges: list[str], fact: str, expected: list[str]) -> None:
