@@ -330,6 +330,10 @@ def charge_prediction(service: SearchService, queries: Sequence[SimQuery]) -> st
 def charge_methods(service: SearchService, queries: Sequence[SimQuery]) -> str:
     """Top-1 / top-3 of the vote, the charge model and their blend, on both splits, in one run.
 
+    Top-1 counts a case when the first predicted charge is one of its charges; top-3 is the
+    share of a case's charges found among the first three predicted, averaged over cases (a
+    case of two charges with one of them in the top three counts 0.5).
+
     The blend's weight and the model's sharpness were chosen on the tune split; `MODEL_WEIGHT`
     1.0 is the model alone and 0.0 the vote alone (the blend drops a side of weight 0).
     """

@@ -170,3 +170,12 @@ def test_a_large_index_trains_on_a_deterministic_sample_that_keeps_rare_charges(
     assert not any(id.startswith("u-") for id in sample)
     # An index within the limit trains on every charged case.
     assert len(list(training_sample(records, len(records), most=10_000))) == 4_012
+
+
+def test_predictions_are_ranked_and_read_as_shares(model: ChargeModel) -> None:
+    predicted = model.predict("被告人撬开邻居家的门锁，窃走现金五千元，后又向他人出售冰毒一克。")
+    assert [p.value for p in predicted][:1] and len(predicted) == len(KINDS)  # every learnt charge, KEPT at most
+    confidences = [p.confidence for p in predicted]
+    assert confidences == sorted(confidences, reverse=True)
+    assert 0.99 <= sum(confidences) <= 1.0001
+    assert model.predict("") == []
