@@ -11,6 +11,7 @@ from conftest import cail_records
 from indexing.engines.embedded import EmbeddedEngine
 from indexing.records.crime_form_inference import normalize_charge
 from indexing.records.model import CaseDigest
+from indexing.similar import charge_model
 from indexing.similar.charge_model import ChargeModel, ChargePredictor, blend, forms_of_charges, training_sample
 from indexing.similar.charge_vote import Prediction
 from indexing.text.segmenter import Segmenter
@@ -179,3 +180,23 @@ def test_predictions_are_ranked_and_read_as_shares(model: ChargeModel) -> None:
     assert confidences == sorted(confidences, reverse=True)
     assert 0.99 <= sum(confidences) <= 1.0001
     assert model.predict("") == []
+
+
+def test_a_rare_charge_is_not_drowned_by_a_common_one(segmenter: Segmenter, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two snatching cases among forty thefts: the class weights give the rare charge a share
+    # that an unweighted model would leave to 盗窃.
+    snatch = "被告人在{place}街头趁被害人不备，当面夺走其挎包一个，内有现金{n}百元，随即骑摩托车逃离。"
+    cases = written_cases() + [
+        CaseDigest(id=f"s-{j}", title=f"抢夺{j}", summary=snatch.format(place=PLACES[j], n=j + 3), charges=["抢夺"])
+        for j in range(2)
+    ]
+    text = "被告人趁被害人不备夺走其金项链一条，后将所得项链变卖挥霍。"
+
+    def share(model: ChargeModel | None) -> float:
+        assert model is not None
+        return next(p.confidence for p in model.predict(text) if p.value == "抢夺")
+
+    weighted = share(ChargeModel.train(cases, segmenter))
+    monkeypatch.setattr(charge_model, "CLASS_WEIGHT", None)
+    unweighted = share(ChargeModel.train(cases, segmenter))
+    assert weighted > 2 * unweighted, (weighted, unweighted)

@@ -38,13 +38,15 @@ MIN_CHARGE_CASES = 2
 # The SVM's margin scores become confidences by a softmax at this sharpness (tune split).
 SHARPNESS = 10.0
 # Weight of the model against the vote when both answer (tune split; 1.0 = model alone).
-MODEL_WEIGHT = 0.5
+MODEL_WEIGHT = 0.9
 # How many predictions are kept per text.
 KEPT = 10
 # Texts longer than this are cut before the model sees them: the facts come first.
 MAX_CHARS = 4_000
 # The regularization strength of the SVM (tune split).
 C = 0.5
+# Class weights of the SVM ("balanced": inverse to each charge's count; cross-validated).
+CLASS_WEIGHT = "balanced"
 # Character n-gram lengths (tune split).
 CHAR_NGRAMS = (2, 2)
 # Weight of the forms of the predicted charges against the candidates' vote on forms.
@@ -119,8 +121,11 @@ class ChargeModel:
         matrix = hstack([words.fit_transform(cut), chars.fit_transform(texts)]).tocsr()
         rows = [i for i, charges in enumerate(labels) for c in charges if c in kept]
         targets = [c for charges in labels for c in charges if c in kept]
-        # a fixed seed: the same cases train the same model on either engine and in every run
-        classifier = LinearSVC(C=C, random_state=0)
+        # a fixed seed: the same cases train the same model on either engine and in every run.
+        # Charges weighted inversely to their frequency: most charges have few cases and would
+        # otherwise lose every close call to 盗窃 or 诈骗 (two-fold cross-validation on the
+        # indexed cases: top-1 0.795 → 0.809, top-3 0.870 → 0.888).
+        classifier = LinearSVC(C=C, random_state=0, class_weight=CLASS_WEIGHT)
         classifier.fit(matrix[rows], targets)
         return cls(words, chars, classifier, segmenter, len(texts))
 
