@@ -247,7 +247,17 @@ def run(stages: Stages, path: Path, n: int, segmenter: Segmenter, folder: Path, 
         for record in records:
             units[record.id] = units_for(record, segmenter)
 
-    stages.measure("(b) token streams (units_for), one thread", n, segment)
+    how = "native extension" if segmenter.native_streams else "Python around the cutter"
+    stages.measure(f"(b) token streams (units_for), one thread, {how}", n, segment)
+    if segmenter.native_streams:
+        python_streams = Segmenter(cutter=segmenter.cutter_name, native_streams=False)
+        units_for(records[0], python_streams)
+
+        def segment_in_python() -> None:
+            for record in records:
+                units_for(record, python_streams)
+
+        stages.measure("(b-py) the same, Python around the native cutter (no extension)", n, segment_in_python)
     segmentation_substages(stages, records, segmenter)
     all_units = [u for us in units.values() for u in us]
     stages.measure("(c1) record JSON for SQLite", n, lambda: [record_to_json(r) for r in records])
@@ -292,12 +302,14 @@ def verdict(stages: Stages) -> str:
         target = LOAD_TARGETS[engine]
         budget = CORES * 1000 / target
         floor = read + write
-        lines.append(
-            f"{engine}: target {target:,} cases/s → {budget:.3f} ms/case. read+validate {read:.3f} + write (hash included) "
-            f"{write:.3f} = {floor:.3f} ms/case with free token streams (at most {CORES * 1000 / floor:,.0f} "
-            f"cases/s); with today's streams (+{ms['(b)']:.3f}) {floor + ms['(b)']:.3f} ms/case (at most "
-            f"{CORES * 1000 / (floor + ms['(b)']):,.0f} cases/s)."
-        )
+        line = (f"{engine}: target {target:,} cases/s → {budget:.3f} ms/case. read+validate {read:.3f} + write "
+                f"(hash included) {write:.3f} = {floor:.3f} ms/case with free token streams (at most "
+                f"{CORES * 1000 / floor:,.0f} cases/s)")
+        for key, how in (("(b)", "this run's streams"), ("(b-py)", "the Python streams")):
+            if key in ms:
+                line += (f"; with {how} (+{ms[key]:.3f}) {floor + ms[key]:.3f} ms/case (at most "
+                         f"{CORES * 1000 / (floor + ms[key]):,.0f} cases/s)")
+        lines.append(line + ".")
     return "\n".join(lines)
 
 
