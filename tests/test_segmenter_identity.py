@@ -10,6 +10,7 @@ the native cutter.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -190,3 +191,13 @@ def test_native_streams_of_unusual_text(native: Segmenter, reference: Segmenter,
     assert native.chars_text(folded) == reference.chars_text(folded)
     assert native.index_text(text) == reference.index_text(text)  # unfolded text too: same code points, same answer
     assert native.chars_text(text) == reference.chars_text(text)
+
+
+def test_without_the_extension_the_python_streams_are_used(reference: Segmenter, monkeypatch: pytest.MonkeyPatch) -> None:
+    # an extension that is not built cannot be imported: the native setting still works, in Python
+    monkeypatch.setitem(sys.modules, "casedigest_native", None)
+    segmenter = Segmenter(cutter="native")
+    assert not segmenter.native_streams
+    text = fold("造成三车部件受损，唐山市丰南区兴达物资有限公司对开路段，走私文物3.5克")
+    assert segmenter.index_text(text) == reference.index_text(text)
+    assert segmenter.chars_text(text) == reference.chars_text(text)
