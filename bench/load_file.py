@@ -4,7 +4,8 @@ For each size in `--cases`, a JSONL file of that many records is written to a te
 (the real CAIL2018 cases replicated under new ids, as `bench/bulk_load.py` writes them), loaded
 into a fresh embedded store by `casedigest load FILE --quiet` in a subprocess, and deleted.
 Printed per size: wall time (interpreter start-up and dictionary loading included), cases/s,
-the child's peak resident set size (`getrusage(RUSAGE_CHILDREN).ru_maxrss`, i.e. what
+the child's CPU time per case (user + system, all its threads: a figure that holds up on a
+shared machine), the child's peak resident set size (`getrusage(RUSAGE_CHILDREN).ru_maxrss`, i.e. what
 `/usr/bin/time -v` reports as "Maximum resident set size"), split into the peaks of its
 anonymous memory and of its mapped-file pages (sampled from /proc every 0.25 s: tantivy maps
 the segments it merges, and those pages of the index files count as resident while it reads
@@ -81,13 +82,20 @@ class Peaks:
         self.file = max(self.file, kib("RssFile"))
 
 
-def load_subprocess(path: Path, store: Path, workers: int | None) -> tuple[float, Peaks, dict[str, int]]:
-    """Seconds, peak resident sizes and summary of `casedigest load` on a fresh embedded store."""
+def children_cpu() -> float:
+    """CPU seconds (user + system) of the children waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def load_subprocess(path: Path, store: Path, workers: int | None) -> tuple[float, float, Peaks, dict[str, int]]:
+    """Seconds, CPU seconds, peak resident sizes and summary of `casedigest load` on a fresh embedded store."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASEDIGEST_")}
     env.update(CASEDIGEST_ENGINE="embedded", CASEDIGEST_DATA_PATH=str(store), CASEDIGEST_LOAD_FIXTURES="false")
     if workers is not None:
         env["CASEDIGEST_SEGMENTATION_WORKERS"] = str(workers)
     peaks = Peaks()
+    cpu_before = children_cpu()
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         child = subprocess.Popen([str(VENV_BIN / "casedigest"), "load", str(path), "--quiet",
@@ -107,7 +115,7 @@ def load_subprocess(path: Path, store: Path, workers: int | None) -> tuple[float
     # ru_maxrss is the largest of the waited-for children, in KiB on Linux; a smaller child
     # after a larger one would be hidden, so sizes run smallest first.
     peaks.rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    return seconds, peaks, summary
+    return seconds, children_cpu() - cpu_before, peaks, summary
 
 
 def profile_in_process(path: Path, folder: Path, workers: int | None) -> None:
@@ -151,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"python bench/load_file.py --cases {','.join(map(str, sizes))}"
           + (f" --workers {args.workers}" if args.workers else "") + (" --profile" if args.profile else ""))
     print(machine_info())
-    print(f"{'cases':>10} {'file MB':>8} {'seconds':>8} {'cases/s':>8} {'peak RSS MB':>12} {'anon MB':>9} "
-          f"{'file MB':>9} {'load avg':>9}")
+    print(f"{'cases':>10} {'file MB':>8} {'seconds':>8} {'cases/s':>8} {'CPU ms/case':>12} {'peak RSS MB':>12} "
+          f"{'anon MB':>9} {'file MB':>9} {'load avg':>9}")
     with tempfile.TemporaryDirectory(prefix="casedigest-load-file-") as tmp:
         folder = Path(tmp)
         for size in sizes:
@@ -163,10 +171,11 @@ def main(argv: list[str] | None = None) -> int:
             store = folder / f"store-{size}" / "casedigest.db"
             store.parent.mkdir()
             progress(f"loading {size:,} cases …")
-            seconds, peaks, summary = load_subprocess(path, store, args.workers)
+            seconds, cpu, peaks, summary = load_subprocess(path, store, args.workers)
             if summary.get("inserted") != size or summary.get("rejected"):
                 raise RuntimeError(f"load of {size:,} cases did not insert them all: {summary}")
-            print(f"{size:>10,} {megabytes:>8,.0f} {seconds:>8.1f} {size / seconds:>8,.0f} {peaks.rss / 1e6:>12,.0f} "
+            print(f"{size:>10,} {megabytes:>8,.0f} {seconds:>8.1f} {size / seconds:>8,.0f} {cpu / size * 1000:>12.3f} "
+                  f"{peaks.rss / 1e6:>12,.0f} "
                   f"{peaks.anon / 1e6:>9,.0f} {peaks.file / 1e6:>9,.0f} {os.getloadavg()[0]:>9.1f}", flush=True)
             if args.profile and size == sizes[0]:
                 profile_in_process(path, folder, args.workers)

@@ -9,4 +9,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null
 .venv/bin/python -m pip install --quiet -e .
+./scripts/build_native.sh  # the native token streams (optional: skipped with a note without Rust)
 exec .venv/bin/casedigest serve "$@"

@@ -9,6 +9,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null
 .venv/bin/python -m pip install --quiet -e '.[test]'
+# The native token streams (optional: skipped with a note when Rust is not installed).
+./scripts/build_native.sh
 # System packages, installed once when missing (as root; otherwise the command is printed):
 # Java 17 and Maven for the Elasticsearch node the tests start with scripts/elasticsearch.sh
 # (not needed when ELASTICSEARCH_URL names a running node), Debian's chromium and a CJK font

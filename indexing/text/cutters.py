@@ -124,7 +124,13 @@ class NativeCutter:
 
     def _balance(self) -> None:
         """Make jieba-rs's total equal to jieba's (point 2 above)."""
-        self._nazrin.add_word(_BALLAST_WORD, max(self._reference_total - self._native_total, 0))
+        self._ballast = max(self._reference_total - self._native_total, 0)
+        self._nazrin.add_word(_BALLAST_WORD, self._ballast)
+
+    def entries(self) -> list[tuple[str, int]]:
+        """Every word jieba-rs holds here with its frequency, the ballast included: what
+        another jieba-rs (the native token streams) needs to cut exactly as this one does."""
+        return [*self._freq.items(), (_BALLAST_WORD, self._ballast)]
 
     def _suggest_frequency(self, word: str) -> int:
         """jieba's `suggest_freq(word, tune=False)`, the frequency it gives a word added without one."""
